@@ -1,0 +1,145 @@
+"""Audio decoding, mono 16 kHz normalisation, a content-addressed WAV cache and data URIs.
+
+Every clip the judge hears goes through `cache_audio`: decode (WAV, FLAC, OGG, MP3 via libsndfile),
+downmix to mono, resample to 16 kHz with soxr, check limits, write PCM16 WAV atomically under a name
+derived from the source bytes. Samples then hold only the cached path, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+TARGET_SR = 16_000
+DEFAULT_MAX_SECONDS = 600.0
+# Bump when the normalisation changes, so stale cache entries are never reused.
+PIPELINE_VERSION = "mono16k-pcm16-v1"
+
+
+class AudioError(ValueError):
+    """A clip that cannot be used: undecodable, empty, non-finite or too long."""
+
+
+def cache_dir() -> Path:
+    """`$ANYAUDIO_CACHE`, else the platform cache dir."""
+    env = os.environ.get("ANYAUDIO_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("anyaudio_eval"))
+
+
+def decode_audio(source: bytes | str | Path) -> tuple[np.ndarray, int]:
+    """Decode bytes or a file into float32 samples shaped (frames, channels) and its sample rate."""
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            data, sr = sf.read(io.BytesIO(source), dtype="float32", always_2d=True)
+        else:
+            data, sr = sf.read(str(source), dtype="float32", always_2d=True)
+    except Exception as ex:  # libsndfile raises several types for bad input
+        raise AudioError(f"undecodable audio: {ex}") from ex
+    return data, int(sr)
+
+
+def to_mono_16k(data: np.ndarray, sr: int, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
+    """Downmix (frames, channels) to mono and resample to 16 kHz, enforcing the limits."""
+    if data.size == 0 or data.shape[0] == 0:
+        raise AudioError("empty audio (no samples)")
+    if not np.isfinite(data).any():
+        raise AudioError("audio is all NaN/inf")
+    seconds = data.shape[0] / sr
+    if seconds > max_seconds:
+        raise AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
+    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    mono = data.mean(axis=1).astype(np.float32)
+    if sr != TARGET_SR:
+        import soxr
+
+        mono = soxr.resample(mono, sr, TARGET_SR, quality="HQ").astype(np.float32)
+    return np.clip(mono, -1.0, 1.0)
+
+
+def load_audio(source: bytes | str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
+    """Decode and normalise a clip to mono float32 at 16 kHz."""
+    data, sr = decode_audio(source)
+    return to_mono_16k(data, sr, max_seconds)
+
+
+def _atomic_write_wav(path: Path, wav: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename: a killed writer leaves only a temp file, never a truncated WAV.
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            sf.write(f, wav, TARGET_SR, format="WAV", subtype="PCM_16")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cache_audio(
+    source: bytes | str | Path,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    directory: Path | None = None,
+) -> Path:
+    """Return the path of the normalised 16 kHz mono PCM16 WAV for `source`, building it once.
+
+    The key is the hash of the source bytes plus the pipeline version, so the same clip under
+    another name is cached once and an edited file gets a new entry.
+    """
+    raw = source if isinstance(source, (bytes, bytearray)) else _read_bytes(source)
+    digest = hashlib.sha256(bytes(raw) + PIPELINE_VERSION.encode()).hexdigest()
+    path = (directory or cache_dir()) / "audio" / digest[:2] / f"{digest}.wav"
+    if path.exists():
+        return path
+    wav = load_audio(bytes(raw), max_seconds)
+    _atomic_write_wav(path, wav)
+    return path
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as ex:
+        raise AudioError(f"cannot read audio file {path}: {ex.strerror or ex}") from ex
+
+
+def duration_seconds(path: str | Path) -> float:
+    info = sf.info(str(path))
+    return info.frames / info.samplerate
+
+
+def wav_bytes(wav: np.ndarray, sr: int = TARGET_SR) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, wav, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def wav_data_uri(wav: np.ndarray, sr: int = TARGET_SR) -> str:
+    """An inline `data:audio/wav` URI (the viewer plays it; providers send the base64 payload)."""
+    return "data:audio/wav;base64," + base64.b64encode(wav_bytes(wav, sr)).decode("ascii")
+
+
+def file_data_uri(path: str | Path) -> str:
+    return "data:audio/wav;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def data_uri_bytes(uri: str) -> bytes:
+    """The payload of a base64 data URI."""
+    if not uri.startswith("data:") or "," not in uri:
+        raise AudioError("not a base64 data URI")
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+def audio_from_reference(ref: str) -> np.ndarray:
+    """Mono 16 kHz samples from a data URI or a file path (what providers receive)."""
+    return load_audio(data_uri_bytes(ref) if ref.startswith("data:") else ref)

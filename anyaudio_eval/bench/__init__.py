@@ -1,0 +1,27 @@
+"""Bench rows: schema, loaders and filters."""
+
+from anyaudio_eval.bench.loaders import BenchLoad, DatasetError, load_bench
+from anyaudio_eval.bench.schema import (
+    HUB_ID,
+    LABELS,
+    LANGUAGES,
+    SUBSETS,
+    TYPES,
+    BenchRow,
+    RubricItem,
+    SkippedRow,
+)
+
+__all__ = [
+    "HUB_ID",
+    "LABELS",
+    "LANGUAGES",
+    "SUBSETS",
+    "TYPES",
+    "BenchLoad",
+    "BenchRow",
+    "DatasetError",
+    "RubricItem",
+    "SkippedRow",
+    "load_bench",
+]

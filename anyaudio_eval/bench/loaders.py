@@ -1,0 +1,392 @@
+"""Load bench-format rows from the hub, a local hub-layout folder, a parquet file or a JSONL manifest.
+
+Loading is two passes so memory stays bounded whatever the bench size: the first reads every column
+but `audio`, validates and filters the rows; the second reads the audio of the selected rows only,
+normalises it into the WAV cache and keeps the path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from anyaudio_eval.audio import DEFAULT_MAX_SECONDS, AudioError, cache_audio
+from anyaudio_eval.bench.schema import (
+    HUB_ID,
+    LABELS,
+    LANGUAGES,
+    SUBSETS,
+    TYPES,
+    BenchRow,
+    RubricItem,
+    SkippedRow,
+)
+
+META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric")
+
+
+class DatasetError(RuntimeError):
+    """A run-level problem with the dataset argument; the message says what to do."""
+
+
+@dataclass
+class BenchLoad:
+    rows: list[BenchRow]
+    skipped: list[SkippedRow]
+    source: str
+    language: str
+    revision: str | None = None
+    selected: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "language": self.language,
+            "revision": self.revision,
+            "loaded": len(self.rows),
+            "skipped": len(self.skipped),
+            "skipped_rows": [s.model_dump() for s in self.skipped],
+        }
+
+
+@dataclass
+class _Source:
+    """Rows without audio, plus a way to fetch one row's audio field and the folder paths resolve in."""
+
+    meta: Callable[[], Iterator[dict[str, Any]]]
+    audio_fields: Callable[[Sequence[int]], Iterator[tuple[int, Any]]]
+    root: Path | None
+    description: str
+    revision: str | None = None
+    fetch_relative: Callable[[str], Path] | None = field(default=None)
+
+
+def _check_choice(name: str, values: Sequence[str] | None, valid: Sequence[str]) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    values = [v.strip() for v in values]
+    unknown = [v for v in values if v not in valid]
+    if unknown:
+        raise DatasetError(f"unknown {name} {unknown}; valid {name}: {', '.join(valid)}")
+    return list(values)
+
+
+def load_bench(
+    dataset: str = HUB_ID,
+    language: str = "en",
+    subsets: Sequence[str] | str | None = None,
+    types: Sequence[str] | str | None = None,
+    labels: Sequence[str] | str | None = None,
+    limit: int | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+    strict: bool = False,
+    revision: str | None = None,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    cache_directory: Path | None = None,
+    progress: bool = False,
+) -> BenchLoad:
+    """Load, validate, filter and cache bench rows. Bad rows are skipped and named, or raise if `strict`."""
+    if language not in LANGUAGES:
+        raise DatasetError(f"unknown language {language!r}; valid languages: {', '.join(LANGUAGES)}")
+    subset_filter = _check_choice("subsets", subsets, SUBSETS)
+    type_filter = _check_choice("types", types, TYPES)
+    label_filter = _check_choice("labels", labels, LABELS)
+
+    source = _open_source(dataset, language, revision)
+    skipped: list[SkippedRow] = []
+
+    def skip(uuid: str, reason: str) -> None:
+        if strict:
+            raise DatasetError(f"bad row {uuid}: {reason} (strict=True)")
+        skipped.append(SkippedRow(uuid=uuid, reason=reason))
+
+    # Pass 1: metadata only.
+    candidates: list[tuple[int, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(source.meta()):
+        uuid = str(raw.get("uuid") or f"row-{index}")
+        problem = _validate_meta(raw)
+        if problem:
+            skip(uuid, problem)
+            continue
+        if uuid in seen:
+            skip(uuid, "duplicate uuid")
+            continue
+        seen.add(uuid)
+        if subset_filter and raw["subset"] not in subset_filter:
+            continue
+        if type_filter and raw["type"] not in type_filter:
+            continue
+        if label_filter and str(raw["label"]).strip().lower() not in label_filter:
+            continue
+        candidates.append((index, raw))
+
+    if shuffle:
+        random.Random(seed).shuffle(candidates)
+    if limit is not None:
+        candidates = candidates[: max(0, int(limit))]
+
+    # Pass 2: audio of the selected rows only.
+    wanted = {index for index, _ in candidates}
+    paths: dict[int, str] = {}
+    failures: dict[int, str] = {}
+    track = _progress(progress, len(wanted), source.description)
+    for index, audio_field in source.audio_fields(sorted(wanted)):
+        try:
+            paths[index] = str(_cache_field(audio_field, source, max_seconds, cache_directory))
+        except (AudioError, DatasetError) as ex:
+            failures[index] = str(ex)
+        track()
+
+    rows: list[BenchRow] = []
+    for index, raw in candidates:
+        uuid = str(raw["uuid"])
+        if index in failures or index not in paths:
+            skip(uuid, failures.get(index, "audio missing from the source"))
+            continue
+        try:
+            rows.append(
+                BenchRow(
+                    uuid=uuid,
+                    audio=paths[index],
+                    caption=str(raw["caption"]),
+                    label=str(raw["label"]).strip().lower(),
+                    type=str(raw["type"]),
+                    subset=str(raw["subset"]),
+                    rubric=_parse_rubric(raw.get("rubric")),
+                    language=str(raw.get("language") or language),
+                )
+            )
+        except (ValidationError, ValueError) as ex:
+            skip(uuid, f"invalid row: {_first_error(ex)}")
+    return BenchLoad(
+        rows=rows,
+        skipped=skipped,
+        source=source.description,
+        language=language,
+        revision=source.revision,
+        selected=len(candidates),
+    )
+
+
+def _validate_meta(raw: dict[str, Any]) -> str | None:
+    if raw.get("_error"):
+        return str(raw["_error"])
+    missing = [k for k in ("uuid", "caption", "label", "type", "subset") if raw.get(k) in (None, "")]
+    if missing:
+        return f"missing field(s): {', '.join(missing)}"
+    label = str(raw["label"]).strip().lower()
+    if label not in LABELS:
+        return f"unknown label {raw['label']!r} (expected yes or no)"
+    try:
+        _parse_rubric(raw.get("rubric"))
+    except (ValidationError, ValueError) as ex:
+        return f"invalid rubric: {_first_error(ex)}"
+    return None
+
+
+def _parse_rubric(value: Any) -> list[RubricItem]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else []
+    if isinstance(value, dict):  # {"判断题列表": [...]} or {"questions": [...]}
+        lists = [v for v in value.values() if isinstance(v, list)]
+        value = lists[0] if lists else []
+    return [RubricItem.model_validate(item) for item in value]
+
+
+def _first_error(ex: Exception) -> str:
+    if isinstance(ex, ValidationError):
+        err = ex.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+    return str(ex)
+
+
+def _cache_field(audio_field: Any, source: _Source, max_seconds: float, directory: Path | None) -> Path:
+    """Audio as embedded bytes ({bytes, path} struct or raw bytes) or as a path relative to the dataset root."""
+    data: Any = None
+    rel: str | None = None
+    if isinstance(audio_field, dict):
+        data = audio_field.get("bytes")
+        rel = audio_field.get("path")
+    elif isinstance(audio_field, (bytes, bytearray)):
+        data = audio_field
+    elif isinstance(audio_field, str):
+        rel = audio_field
+    if data:
+        return cache_audio(bytes(data), max_seconds, directory)
+    if not rel:
+        raise DatasetError("row has no audio bytes and no audio path")
+    return cache_audio(_resolve_relative(rel, source), max_seconds, directory)
+
+
+def _resolve_relative(rel: str, source: _Source) -> Path:
+    if source.fetch_relative is not None:
+        return source.fetch_relative(rel)
+    if source.root is None:
+        raise DatasetError(f"audio path {rel!r} has no dataset root to resolve against")
+    root = source.root.resolve()
+    path = (root / rel).resolve()
+    # A path that escapes the dataset root is refused: a manifest must not read arbitrary files.
+    if not path.is_relative_to(root):
+        raise DatasetError(f"audio path {rel!r} escapes the dataset root")
+    if not path.is_file():
+        raise DatasetError(f"audio file not found: {rel}")
+    return path
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+def _open_source(dataset: str, language: str, revision: str | None) -> _Source:
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        files = sorted((path / language).glob("test-*.parquet")) or sorted((path / language).glob("*.parquet"))
+        if not files:
+            jsonl = path / f"{language}.jsonl"
+            if jsonl.is_file():
+                return _jsonl_source(jsonl)
+            raise DatasetError(
+                f"no parquet files under {path / language} (expected the hub layout "
+                f"{language}/test-*.parquet) and no {language}.jsonl manifest"
+            )
+        return _parquet_source(files, root=path, description=str(path))
+    if path.is_file():
+        if path.suffix == ".parquet":
+            return _parquet_source([path], root=path.parent, description=str(path))
+        if path.suffix in (".jsonl", ".json"):
+            return _jsonl_source(path)
+        raise DatasetError(f"{path}: unsupported file type (use .parquet, .jsonl or a hub-layout folder)")
+    if dataset.count("/") == 1 and not dataset.startswith((".", "/", "~")):
+        return _hub_source(dataset, language, revision)
+    raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
+
+
+def _jsonl_source(path: Path) -> _Source:
+    records: list[dict[str, Any]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as ex:
+            records.append({"uuid": f"{path.name}:{n}", "_error": f"invalid JSON: {ex.msg}"})
+
+    def meta() -> Iterator[dict[str, Any]]:
+        for rec in records:
+            yield {k: v for k, v in rec.items() if k != "audio"}
+
+    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+        for i in indices:
+            yield i, records[i].get("audio")
+
+    return _Source(meta=meta, audio_fields=audio_fields, root=path.parent, description=str(path))
+
+
+def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
+    import pyarrow.parquet as pq
+
+    def meta() -> Iterator[dict[str, Any]]:
+        for f in files:
+            pf = pq.ParquetFile(f)
+            cols = [c for c in pf.schema_arrow.names if c != "audio"]
+            for batch in pf.iter_batches(batch_size=1024, columns=cols):
+                yield from batch.to_pylist()
+
+    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+        wanted = set(indices)
+        offset = 0
+        for f in files:
+            pf = pq.ParquetFile(f)
+            if "audio" not in pf.schema_arrow.names:
+                offset += pf.metadata.num_rows
+                continue
+            # Small batches: only a few clips' bytes are in memory at once.
+            for batch in pf.iter_batches(batch_size=16, columns=["audio"]):
+                n = batch.num_rows
+                hits = [i for i in range(offset, offset + n) if i in wanted]
+                if hits:
+                    column = batch.column(0)
+                    for i in hits:
+                        yield i, column[i - offset].as_py()
+                offset += n
+
+    return _Source(meta=meta, audio_fields=audio_fields, root=root, description=description)
+
+
+def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
+    try:
+        import datasets
+    except ImportError as ex:  # pragma: no cover - datasets is a core dependency
+        raise DatasetError("the `datasets` package is needed to read from the hub") from ex
+    try:
+        ds = datasets.load_dataset(repo, language, split="test", revision=revision)
+    except Exception as ex:
+        raise DatasetError(
+            f"could not load {repo!r} (config {language!r}) from the Hugging Face hub: {ex}\n"
+            f"Without network, download it elsewhere (`hf download {repo} --repo-type dataset "
+            f"--local-dir DIR`) and pass `-T dataset=DIR` (a folder with {language}/test-*.parquet)."
+        ) from ex
+    # Never let datasets decode audio (torchcodec); we decode the bytes ourselves.
+    ds = ds.cast_column("audio", datasets.Audio(decode=False))
+    meta_ds = ds.remove_columns(["audio"])
+
+    def meta() -> Iterator[dict[str, Any]]:
+        for batch in meta_ds.iter(batch_size=1024):
+            keys = list(batch.keys())
+            for values in zip(*(batch[k] for k in keys), strict=True):
+                yield dict(zip(keys, values, strict=True))
+
+    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+        for i in indices:
+            yield i, ds[int(i)]["audio"]
+
+    def fetch_relative(rel: str) -> Path:
+        from huggingface_hub import hf_hub_download
+
+        if Path(rel).is_absolute() and Path(rel).is_file():
+            return Path(rel)  # datasets already resolved it into its cache
+        if ".." in Path(rel).parts:
+            raise DatasetError(f"audio path {rel!r} escapes the dataset root")
+        try:
+            return Path(hf_hub_download(repo, rel, repo_type="dataset", revision=revision))
+        except Exception as ex:
+            raise DatasetError(f"could not fetch {rel} from {repo}: {ex}") from ex
+
+    return _Source(
+        meta=meta,
+        audio_fields=audio_fields,
+        root=None,
+        description=repo,
+        revision=revision or "main",
+        fetch_relative=fetch_relative,
+    )
+
+
+def _progress(enabled: bool, total: int, description: str) -> Callable[[], None]:
+    if not enabled or total < 50:
+        return lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task(f"caching audio from {description}", total=total)
+    bar.start()
+    done = [0]
+
+    def step() -> None:
+        done[0] += 1
+        bar.advance(task)
+        if done[0] >= total:
+            bar.stop()
+
+    return step

@@ -1,0 +1,87 @@
+"""Row schema of the AnyAudio-Judge Bench (and of local copies and the probe set)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+HUB_ID = "cucl2/AnyAudio-Judge-Bench"
+LANGUAGES = ("en", "zh")
+SUBSETS = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "mix")
+TYPES = ("pos", "pos_clap", "pos_gemini", "neg_swap", "neg_change", "neg_gemini")
+LABELS = ("yes", "no")
+
+# The release writes rubric keys in Chinese or in English with any capitalisation.
+_ITEM_KEYS = {
+    "维度": "dimension",
+    "题目": "question",
+    "依据": "basis",
+    "dimension": "dimension",
+    "question": "question",
+    "basis": "basis",
+    "label": "label",
+    "答案": "label",
+}
+
+
+def normalise_item_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _ITEM_KEYS.get(str(key).strip().lower(), _ITEM_KEYS.get(str(key).strip()))
+        if name is not None and name not in out:
+            out[name] = value
+    return out
+
+
+class RubricItem(BaseModel):
+    """One atomic yes/no check; yes always means "the audio matches"."""
+
+    dimension: str = ""
+    question: str
+    basis: str = ""
+    # Item-level gold label, where known (probe set, training corpus); the bench has none.
+    label: Literal["yes", "no"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = normalise_item_keys(data)
+            for key in ("dimension", "question", "basis"):
+                if data.get(key) is None:
+                    data.pop(key, None)
+                elif not isinstance(data[key], str):
+                    data[key] = str(data[key])
+            if isinstance(data.get("label"), str):
+                data["label"] = data["label"].strip().lower() or None
+        return data
+
+
+class BenchRow(BaseModel):
+    """A bench row after loading: the audio is a cached mono 16 kHz WAV path."""
+
+    uuid: str
+    audio: str
+    caption: str
+    label: Literal["yes", "no"]
+    type: str
+    subset: str
+    rubric: list[RubricItem] = Field(default_factory=list)
+    language: str
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid,
+            "subset": self.subset,
+            "type": self.type,
+            "label": self.label,
+            "language": self.language,
+            "caption": self.caption,
+            "rubric": [item.model_dump(exclude_none=True) for item in self.rubric],
+        }
+
+
+class SkippedRow(BaseModel):
+    uuid: str
+    reason: str

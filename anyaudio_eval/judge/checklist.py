@@ -1,0 +1,24 @@
+"""A readable markdown checklist of a judge result (Score.explanation, CLI output)."""
+
+from __future__ import annotations
+
+from anyaudio_eval.judge.procedure import JudgeResult
+
+
+def render_checklist(result: JudgeResult) -> str:
+    lines = []
+    if result.score is not None:
+        lines.append(f"**score {result.score:.3f}** ({result.mode} mode, {len(result.items)} items)")
+    if result.error:
+        lines.append(f"**not scored:** {result.error}")
+    for item in result.items:
+        if not item.parsed:
+            mark, prob = "?", "unparsed"
+        else:
+            mark = "x" if item.answer == "yes" else " "
+            prob = f"p_yes {item.p_yes:.2f}" if item.soft else f"answer {item.answer} (no logprobs)"
+        dim = f"[{item.dimension}] " if item.dimension else ""
+        gold = f", gold {item.gold}" if item.gold else ""
+        evidence = f" - {item.evidence}" if item.evidence else ""
+        lines.append(f"- [{mark}] {dim}{item.question} ({prob}{gold}){evidence}")
+    return "\n".join(lines)

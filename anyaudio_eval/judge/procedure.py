@@ -1,0 +1,195 @@
+"""The one judging procedure: audio + rubric items -> per-item verdicts and a sample score.
+
+Used by the bench task (judge = model under test), the `rubric_judge()` scorer (judge = role model)
+and the RL reward. Messages are ordered system prompt, audio, item text, so all requests of a sample
+share the longest possible prefix and servers with prefix caching reuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageSystem,
+    ChatMessageUser,
+    ContentAudio,
+    ContentText,
+    GenerateConfig,
+    Model,
+    ModelOutput,
+)
+from inspect_ai.util import collect
+from pydantic import BaseModel, Field
+
+from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.rubric.parsing import Answer, p_yes_from_top_logprobs, parse_answer_list, word_answer
+from anyaudio_eval.rubric.prompts import (
+    HOLISTIC_DIMENSION,
+    PROMPT_VERSION,
+    holistic_prompt,
+    item_list_prompt,
+    item_prompt,
+    judge_system_prompt,
+)
+
+JudgeMode = Literal["logits", "generate", "holistic"]
+JUDGE_MODES: tuple[str, ...] = ("logits", "generate", "holistic")
+
+# Settings fixed by the method; recorded in task metadata.
+LOGITS_CONFIG = GenerateConfig(logprobs=True, top_logprobs=20, max_tokens=1, temperature=0.0)
+GENERATE_CONFIG = GenerateConfig(max_tokens=4096, temperature=0.0)
+
+
+class ItemVerdict(BaseModel):
+    id: int
+    dimension: str = ""
+    question: str
+    p_yes: float | None = None
+    answer: Answer | None = None
+    evidence: str = ""
+    parsed: bool = False
+    # False when the verdict is a hard 1/0 from text because the provider returned no logprobs.
+    soft: bool = False
+    raw: str = ""
+    gold: Answer | None = None
+
+
+class JudgeResult(BaseModel):
+    mode: str
+    prompt_language: str
+    prompt_version: str = PROMPT_VERSION
+    score: float | None = None
+    items: list[ItemVerdict] = Field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def n_unparsed(self) -> int:
+        return sum(not item.parsed for item in self.items)
+
+
+def holistic_item(caption: str, language: str) -> RubricItem:
+    return RubricItem(dimension=HOLISTIC_DIMENSION[language], question=caption, basis=caption)
+
+
+def judge_messages(audio: str, text: str, system: str) -> list[ChatMessage]:
+    return [
+        ChatMessageSystem(content=system),
+        ChatMessageUser(content=[ContentAudio(audio=audio, format="wav"), ContentText(text=text)]),
+    ]
+
+
+async def judge_audio(
+    model: Model,
+    audio: str,
+    items: Sequence[RubricItem],
+    mode: JudgeMode = "logits",
+    prompt_language: str = "zh",
+    caption: str | None = None,
+) -> JudgeResult:
+    """Judge one clip (an inline data URI) against rubric items.
+
+    Model errors that survive Inspect's retries are returned as `JudgeResult.error`, never as a score.
+    """
+    if mode not in JUDGE_MODES:
+        raise ValueError(f"unknown judge mode {mode!r}; use one of {', '.join(JUDGE_MODES)}")
+    result = JudgeResult(mode=mode, prompt_language=prompt_language)
+    if mode == "holistic":
+        if caption is None:
+            raise ValueError("holistic mode needs the caption")
+        items = [holistic_item(caption, prompt_language)]
+    if not items:
+        result.error = "empty rubric"
+        return result
+    try:
+        if mode == "generate":
+            result.items = await _judge_list(model, audio, items, prompt_language)
+        else:
+            system = judge_system_prompt(mode, prompt_language)
+            texts = (
+                [holistic_prompt(caption or "", prompt_language)]
+                if mode == "holistic"
+                else [item_prompt(item, prompt_language) for item in items]
+            )
+            outputs = await collect(
+                *[
+                    model.generate(judge_messages(audio, text, system), config=LOGITS_CONFIG)
+                    for text in texts
+                ]
+            )
+            result.items = [
+                _verdict_from_output(i, item, out) for i, (item, out) in enumerate(zip(items, outputs, strict=True))
+            ]
+    except Exception as ex:  # errors left after Inspect's retries: unscored, with the reason
+        result.error = f"judge call failed: {type(ex).__name__}: {ex}"
+        return result
+    result.score = aggregate(result.items)
+    if result.score is None:
+        result.error = "no rubric item could be parsed"
+    return result
+
+
+def aggregate(items: Sequence[ItemVerdict]) -> float | None:
+    """Mean p_yes over parsed items (generate mode: the share of yes)."""
+    values = [item.p_yes for item in items if item.parsed and item.p_yes is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput) -> ItemVerdict:
+    verdict = ItemVerdict(id=index, dimension=item.dimension, question=item.question, gold=item.label)
+    text = output.completion if output.choices else ""
+    verdict.raw = text
+    if output.error:
+        verdict.evidence = f"model error: {output.error}"
+        return verdict
+    logprobs = output.choices[0].logprobs if output.choices else None
+    if logprobs is not None and logprobs.content:
+        first = logprobs.content[0]
+        pairs = [(t.token, t.logprob) for t in (first.top_logprobs or [])]
+        pairs.append((first.token, first.logprob))
+        # The sampled token is usually also in top_logprobs: keep one entry per token string.
+        unique = dict(pairs)
+        p_yes = p_yes_from_top_logprobs(unique.items())
+        if p_yes is not None:
+            verdict.p_yes = p_yes
+            verdict.answer = "yes" if p_yes >= 0.5 else "no"
+            verdict.parsed = verdict.soft = True
+            verdict.evidence = _evidence_of(output)
+            return verdict
+    answer = word_answer(text)
+    if answer is not None:
+        verdict.answer = answer
+        verdict.p_yes = 1.0 if answer == "yes" else 0.0
+        verdict.parsed = True
+        verdict.evidence = _evidence_of(output)
+    return verdict
+
+
+def _evidence_of(output: ModelOutput) -> str:
+    # Providers of our own (the acoustic judge) put a measured rationale in the message metadata.
+    message = output.choices[0].message if output.choices else None
+    meta = getattr(message, "metadata", None) or {}
+    return str(meta.get("evidence", ""))
+
+
+async def _judge_list(
+    model: Model, audio: str, items: Sequence[RubricItem], prompt_language: str
+) -> list[ItemVerdict]:
+    messages = judge_messages(audio, item_list_prompt(items, prompt_language), judge_system_prompt("generate", prompt_language))
+    output = await model.generate(messages, config=GENERATE_CONFIG)
+    text = output.completion if output.choices else ""
+    parsed = parse_answer_list(text, len(items))
+    verdicts = []
+    for i, item in enumerate(items):
+        verdict = ItemVerdict(id=i, dimension=item.dimension, question=item.question, gold=item.label, raw="")
+        answer = parsed.answers.get(i)
+        if answer is not None:
+            verdict.answer = answer.answer
+            verdict.p_yes = 1.0 if answer.answer == "yes" else 0.0
+            verdict.evidence = answer.evidence
+            verdict.parsed = True
+        verdicts.append(verdict)
+    if verdicts:
+        verdicts[0].raw = text  # the reply is shared; keep it once
+    return verdicts

@@ -1,0 +1,1 @@
+"""Prompts, rubric parsing and (later) decomposition."""

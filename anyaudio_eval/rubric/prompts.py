@@ -1,0 +1,143 @@
+"""Every prompt of the method, in Chinese and English, under one version string.
+
+The judge rules follow the paper (answer only from what is audible; yes means "matches";
+unsure means no); the wording is ours. PROMPT_VERSION goes into every log and cache key: change it
+whenever any text below changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from anyaudio_eval.bench.schema import RubricItem
+
+PROMPT_VERSION = "aaj-prompts-v1"
+
+PromptLanguage = Literal["zh", "en"]
+PROMPT_LANGUAGES: tuple[str, ...] = ("zh", "en")
+
+_RULES = {
+    "zh": (
+        "你是一名音频听辨评测员。你会先听到一段音频，再收到关于这段音频的判断题。\n"
+        "作答规则：\n"
+        "1. 只根据音频里实际听得到的内容判断，不要依靠常识、背景知识或题目的措辞去推测。\n"
+        "2. 所有题目都按“音频是否符合描述”来提问：符合答 yes，不符合答 no。\n"
+        "3. 如果某个特征听不清、无法确定，一律答 no。"
+    ),
+    "en": (
+        "You are an audio listening examiner. You first hear a clip, then receive true/false checks about it.\n"
+        "Rules:\n"
+        "1. Judge only from what can actually be heard in the clip; do not infer from common sense, "
+        "background knowledge or the wording of the check.\n"
+        "2. Every check asks whether the audio matches a description: answer yes if it matches, no if it "
+        "does not.\n"
+        "3. If a feature cannot be heard clearly or you are not sure, answer no."
+    ),
+}
+
+_LOGITS_TAIL = {
+    "zh": "\n只输出一个词：yes 或 no。",
+    "en": "\nReply with a single word: yes or no.",
+}
+
+_GENERATE_TAIL = {
+    "zh": (
+        "\n输出格式：只输出一个 JSON 数组，每道题对应一个元素，顺序与题号一致，不要输出数组以外的任何文字。"
+        '元素格式为 {"id": 题号, "answer": "yes" 或 "no", "evidence": "一句话说明你听到的关键依据"}。'
+    ),
+    "en": (
+        "\nOutput format: only a JSON array with one element per check, in the order of the check numbers, "
+        "and no text outside the array. Each element is "
+        '{"id": <check number>, "answer": "yes" or "no", "evidence": "<one sentence on what you heard>"}.'
+    ),
+}
+
+_ITEM = {"zh": "判断题：{label}{question}", "en": "Check: {label}{question}"}
+_HOLISTIC = {
+    "zh": "这段音频是否符合下面的描述？\n{caption}",
+    "en": "Does this audio match the following description?\n{caption}",
+}
+_LIST_HEAD = {"zh": "请逐条回答下面 {n} 道判断题：", "en": "Answer each of the following {n} checks:"}
+HOLISTIC_DIMENSION = {"zh": "整体", "en": "overall"}
+
+
+def _check_language(language: str) -> str:
+    if language not in _RULES:
+        raise ValueError(f"unknown prompt language {language!r}; use one of {', '.join(PROMPT_LANGUAGES)}")
+    return language
+
+
+def judge_system_prompt(mode: str, language: str) -> str:
+    """System prompt of the judge; `mode` is logits/holistic (one word) or generate (JSON array)."""
+    language = _check_language(language)
+    tail = _GENERATE_TAIL if mode == "generate" else _LOGITS_TAIL
+    return _RULES[language] + tail[language]
+
+
+def _label(dimension: str, language: str) -> str:
+    if not dimension:
+        return ""
+    return f"【{dimension}】" if language == "zh" else f"[{dimension}] "
+
+
+def item_prompt(item: RubricItem, language: str) -> str:
+    """The text after the audio for one item (logits mode): only this differs between a sample's items."""
+    language = _check_language(language)
+    return _ITEM[language].format(label=_label(item.dimension, language), question=item.question)
+
+
+def holistic_prompt(caption: str, language: str) -> str:
+    language = _check_language(language)
+    return _HOLISTIC[language].format(caption=caption)
+
+
+def item_list_prompt(items: Sequence[RubricItem], language: str) -> str:
+    """All items in one message (generate mode); ids start at 0."""
+    language = _check_language(language)
+    lines = [_LIST_HEAD[language].format(n=len(items))]
+    for i, item in enumerate(items):
+        lines.append(f"{i}. {_label(item.dimension, language)}{item.question}")
+    return "\n".join(lines)
+
+
+# -- reading our own prompts back (providers of our own answer from the item text) ----------------
+
+_ITEM_RE = {
+    "zh": re.compile(r"^判断题：(?:【(?P<dim>[^】]*)】)?(?P<q>.*)$", re.DOTALL),
+    "en": re.compile(r"^Check: (?:\[(?P<dim>[^\]]*)\] )?(?P<q>.*)$", re.DOTALL),
+}
+_LIST_LINE = re.compile(r"^(?P<id>\d+)\. (?:【(?P<zdim>[^】]*)】|\[(?P<edim>[^\]]*)\] )?(?P<q>.*)$")
+
+
+def read_item_prompt(text: str) -> tuple[str, str] | None:
+    """(dimension, question) of a single-item prompt, or None if `text` is not one."""
+    for pattern in _ITEM_RE.values():
+        m = pattern.match(text.strip())
+        if m:
+            return (m.group("dim") or "", m.group("q").strip())
+    return None
+
+
+def read_holistic_prompt(text: str) -> str | None:
+    """The caption of a holistic prompt, or None."""
+    for template in _HOLISTIC.values():
+        head = template.split("{caption}")[0]
+        if text.startswith(head):
+            return text[len(head) :].strip()
+    return None
+
+
+def read_item_list_prompt(text: str) -> list[tuple[str, str]] | None:
+    """[(dimension, question)] of a generate-mode list prompt, or None."""
+    lines = text.strip().splitlines()
+    heads = [h.split("{n}") for h in _LIST_HEAD.values()]
+    if not lines or not any(lines[0].startswith(a) and lines[0].endswith(b) for a, b in heads):
+        return None
+    items = []
+    for line in lines[1:]:
+        m = _LIST_LINE.match(line.strip())
+        if m:
+            items.append((m.group("zdim") or m.group("edim") or "", m.group("q").strip()))
+    return items

@@ -1,0 +1,85 @@
+"""Scorer of the bench and probe tasks: was the judge's match decision right?"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, Value, metric, scorer
+from inspect_ai.solver import TaskState
+
+from anyaudio_eval.judge.checklist import render_checklist
+from anyaudio_eval.judge.procedure import JudgeResult
+from anyaudio_eval.judge.solver import RESULT_KEY
+from anyaudio_eval.scorers.metrics import Record, bench_summary
+
+
+def record_from_metadata(meta: dict[str, Any] | None) -> Record | None:
+    """The metric record of a scored sample (None for unscored ones)."""
+    if not meta or meta.get("score") is None:
+        return None
+    score = float(meta["score"])
+    if math.isnan(score):
+        return None
+    return Record(
+        score=score,
+        label=str(meta.get("label", "")),
+        subset=str(meta.get("subset", "")),
+        type=str(meta.get("type", "")),
+        language=str(meta.get("language", "")),
+        n_items=int(meta.get("n_items", 0)),
+        n_unparsed=int(meta.get("n_unparsed", 0)),
+    )
+
+
+@metric
+def bench_metrics() -> Metric:
+    """Micro and macro accuracy, accuracy at 0.8, AUROC, balanced accuracy, ECE, per subset and type."""
+
+    def compute(scores: list[SampleScore]) -> Value:
+        metas = [s.score.metadata for s in scores]
+        records = [r for r in (record_from_metadata(m) for m in metas) if r is not None]
+        threshold = next((float(m["threshold"]) for m in metas if m and "threshold" in m), 0.5)
+        return bench_summary(records, threshold)
+
+    return compute
+
+
+@scorer(metrics=[bench_metrics()])
+def bench_alignment(threshold: float = 0.5) -> Scorer:
+    """1 when `score >= threshold` agrees with the row's yes/no label, else 0; unscored when not judged."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        meta = state.metadata
+        raw = state.store.get(RESULT_KEY)
+        context = {
+            "uuid": meta.get("uuid"),
+            "label": meta.get("label"),
+            "subset": meta.get("subset"),
+            "type": meta.get("type"),
+            "language": meta.get("language"),
+            "threshold": threshold,
+        }
+        if raw is None:
+            return Score.unscored(reason="scoring_failed", explanation="the judge did not run", metadata=context)
+        result = JudgeResult.model_validate(raw)
+        context.update(
+            mode=result.mode,
+            prompt_version=result.prompt_version,
+            n_items=len(result.items),
+            n_unparsed=result.n_unparsed,
+            items=[item.model_dump(exclude={"raw"}) for item in result.items],
+        )
+        if result.score is None:
+            return Score.unscored(
+                reason="grader_failed", explanation=render_checklist(result), metadata={**context, "error": result.error}
+            )
+        predicted = "yes" if result.score >= threshold else "no"
+        return Score(
+            value=1.0 if predicted == meta.get("label") else 0.0,
+            answer=predicted,
+            explanation=render_checklist(result),
+            metadata={**context, "score": result.score},
+        )
+
+    return score

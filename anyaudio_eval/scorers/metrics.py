@@ -1,0 +1,123 @@
+"""Meta-evaluation metrics, as plain functions over per-sample records.
+
+The same functions run inside Inspect (the `bench_metrics` metric) and over finished logs
+(`anyaudio report`), so a log can always be re-reported without re-judging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+NEGATIVE_TYPES = ("neg_swap", "neg_change", "neg_gemini")
+REPORT_THRESHOLDS = (0.5, 0.8)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the metrics need from one scored sample."""
+
+    score: float
+    label: str  # "yes" | "no"
+    subset: str = ""
+    type: str = ""
+    language: str = ""
+    n_items: int = 0
+    n_unparsed: int = 0
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def accuracy(records: Sequence[Record], threshold: float) -> float:
+    """Share of samples whose decision `score >= threshold` equals the label; NaN if empty."""
+    return _mean([float((r.score >= threshold) == (r.label == "yes")) for r in records])
+
+
+def macro_accuracy(records: Sequence[Record], threshold: float) -> float:
+    """Mean of the per-subset accuracies (each subset weighs the same)."""
+    by_subset = group_by(records, "subset")
+    return _mean([accuracy(rs, threshold) for rs in by_subset.values()])
+
+
+def balanced_accuracy(records: Sequence[Record], threshold: float) -> float:
+    """Mean of recall on positives and recall on negatives; NaN if a class is missing."""
+    pos = [r for r in records if r.label == "yes"]
+    neg = [r for r in records if r.label == "no"]
+    if not pos or not neg:
+        return float("nan")
+    return (accuracy(pos, threshold) + accuracy(neg, threshold)) / 2
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties); NaN with one class."""
+    pairs = sorted(zip(scores, labels, strict=True), key=lambda p: p[0])
+    n_pos = sum(1 for _, y in pairs if y)
+    n_neg = len(pairs) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    rank_sum = 0.0
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
+            j += 1
+        avg_rank = (i + j) / 2 + 1  # ranks are 1-based
+        rank_sum += avg_rank * sum(1 for k in range(i, j + 1) if pairs[k][1])
+        i = j + 1
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def expected_calibration_error(scores: Sequence[float], labels: Sequence[bool], bins: int = 10) -> float:
+    """ECE of the score read as P(match): bin-size-weighted |mean score - positive rate|."""
+    if not scores:
+        return float("nan")
+    buckets: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for s, y in zip(scores, labels, strict=True):
+        buckets[min(int(s * bins), bins - 1)].append((s, y))
+    total = len(scores)
+    return sum(
+        len(b) / total * abs(_mean([s for s, _ in b]) - _mean([float(y) for _, y in b])) for b in buckets.values()
+    )
+
+
+def group_by(records: Iterable[Record], key: str) -> dict[str, list[Record]]:
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        groups[getattr(r, key)].append(r)
+    return dict(sorted(groups.items()))
+
+
+def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """Every headline number of a bench run, flat and plainly named."""
+    scores = [r.score for r in records]
+    labels = [r.label == "yes" for r in records]
+    out: dict[str, float] = {
+        "accuracy": accuracy(records, threshold),
+        "macro_accuracy": macro_accuracy(records, threshold),
+    }
+    for t in REPORT_THRESHOLDS:
+        if t != threshold:
+            out[f"accuracy_at_{t}"] = accuracy(records, t)
+            out[f"macro_accuracy_at_{t}"] = macro_accuracy(records, t)
+    n = len(records)
+    acc = out["accuracy"]
+    out["accuracy_stderr"] = math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else float("nan")
+    out["balanced_accuracy"] = balanced_accuracy(records, threshold)
+    out["auroc"] = auroc(scores, labels)
+    out["ece"] = expected_calibration_error(scores, labels)
+    n_items = sum(r.n_items for r in records)
+    out["unparsed_item_share"] = sum(r.n_unparsed for r in records) / n_items if n_items else float("nan")
+    for subset, rs in group_by(records, "subset").items():
+        out[f"acc_{subset}"] = accuracy(rs, threshold)
+    for type_, rs in group_by(records, "type").items():
+        if type_ in NEGATIVE_TYPES:
+            out[f"acc_{type_}"] = accuracy(rs, threshold)
+    return out
+
+
+def finite_or_none(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else value

@@ -1,0 +1,64 @@
+"""`anyaudio_eval/bench`: meta-evaluate an audio judge (the model under test) on the AnyAudio-Judge Bench."""
+
+from __future__ import annotations
+
+from inspect_ai import Task, task
+
+from anyaudio_eval.bench.loaders import load_bench
+from anyaudio_eval.bench.schema import HUB_ID
+from anyaudio_eval.tasks.common import check_judge_args, judge_task
+
+
+@task
+def bench(
+    dataset: str = HUB_ID,
+    language: str = "en",
+    subsets: str | list[str] | None = None,
+    types: str | list[str] | None = None,
+    labels: str | list[str] | None = None,
+    mode: str = "logits",
+    threshold: float = 0.5,
+    prompt_language: str = "zh",
+    empty_rubric: str = "skip",
+    limit: int | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+    strict: bool = False,
+    revision: str | None = None,
+    max_seconds: float = 600.0,
+) -> Task:
+    """AnyAudio-Judge Bench: is each clip's yes/no match decision right?
+
+    Args:
+        dataset: hub id, a local folder in the hub layout, a parquet file or a JSONL manifest.
+        language: bench config, en or zh (captions; the rubrics are Chinese in both).
+        subsets: comma-separated subsets (speech, speech_gen, sound, sound_gen, music, music_gen, mix).
+        types: comma-separated row types (pos, pos_clap, pos_gemini, neg_swap, neg_change, neg_gemini).
+        labels: yes and/or no.
+        mode: logits (p_yes per item, the paper's), generate (one JSON answer) or holistic (baseline).
+        threshold: a sample is predicted "match" when its score is at least this.
+        prompt_language: language of the judge prompt, zh (the bench rubrics are Chinese) or en.
+        empty_rubric: skip (unscored, counted) or holistic (judge the caption as one item).
+        limit: keep at most this many rows (after filters and the optional seeded shuffle).
+        shuffle: shuffle rows with `seed` before `limit`.
+        seed: shuffle seed.
+        strict: fail on the first bad row instead of skipping it.
+        revision: hub revision to pin.
+        max_seconds: longest clip accepted.
+    """
+    check_judge_args(mode, prompt_language, empty_rubric, threshold)
+    load = load_bench(
+        dataset=dataset,
+        language=language,
+        subsets=subsets,
+        types=types,
+        labels=labels,
+        limit=limit,
+        shuffle=shuffle,
+        seed=seed,
+        strict=strict,
+        revision=revision,
+        max_seconds=max_seconds,
+        progress=True,
+    )
+    return judge_task(load, "bench", mode, threshold, prompt_language, empty_rubric)

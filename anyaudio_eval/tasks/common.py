@@ -1,0 +1,87 @@
+"""The one builder behind every judge meta-evaluation task (bench, probes)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from inspect_ai import Task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessageUser, ContentAudio, ContentText
+
+from anyaudio_eval.bench.loaders import BenchLoad
+from anyaudio_eval.bench.schema import BenchRow
+from anyaudio_eval.judge.procedure import JUDGE_MODES, LOGITS_CONFIG
+from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, judge_rubric
+from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES, PROMPT_VERSION
+from anyaudio_eval.scorers.bench_scorer import bench_alignment
+
+# Bump whenever prompts, parsing, scoring or metrics change.
+TASK_VERSION = "1.0.0"
+
+
+def row_sample(row: BenchRow) -> Sample:
+    # The audio stays a cached file path; Inspect inlines it as a data URI when the sample starts.
+    return Sample(
+        id=row.uuid,
+        input=[ChatMessageUser(content=[ContentAudio(audio=row.audio, format="wav"), ContentText(text=row.caption)])],
+        target=row.label,
+        metadata=row.metadata(),
+    )
+
+
+def check_judge_args(mode: str, prompt_language: str, empty_rubric: str, threshold: float) -> None:
+    if mode not in JUDGE_MODES:
+        raise ValueError(f"unknown mode {mode!r}; use one of: {', '.join(JUDGE_MODES)}")
+    if prompt_language not in PROMPT_LANGUAGES:
+        raise ValueError(f"unknown prompt_language {prompt_language!r}; use one of: {', '.join(PROMPT_LANGUAGES)}")
+    if empty_rubric not in EMPTY_RUBRIC_POLICIES:
+        raise ValueError(f"unknown empty_rubric {empty_rubric!r}; use one of: {', '.join(EMPTY_RUBRIC_POLICIES)}")
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+
+
+def report_skipped(load: BenchLoad) -> None:
+    if not load.skipped:
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    console.print(f"[yellow]{len(load.skipped)} row(s) of {load.source} skipped:[/yellow]")
+    for row in load.skipped[:20]:
+        console.print(f"  {row.uuid}: {row.reason}")
+    if len(load.skipped) > 20:
+        console.print(f"  ... and {len(load.skipped) - 20} more (all listed in the task metadata)")
+    sys.stderr.flush()
+
+
+def judge_task(
+    load: BenchLoad,
+    name: str,
+    mode: str,
+    threshold: float,
+    prompt_language: str,
+    empty_rubric: str,
+    extra_metadata: dict[str, Any] | None = None,
+) -> Task:
+    check_judge_args(mode, prompt_language, empty_rubric, threshold)
+    report_skipped(load)
+    if not load.rows:
+        raise ValueError(f"no rows left to evaluate from {load.source} after filtering ({len(load.skipped)} skipped)")
+    return Task(
+        name=name,
+        dataset=MemoryDataset([row_sample(r) for r in load.rows], name=name, location=load.source),
+        solver=judge_rubric(mode=mode, prompt_language=prompt_language, empty_rubric=empty_rubric),  # type: ignore[arg-type]
+        scorer=bench_alignment(threshold=threshold),
+        version=TASK_VERSION,
+        metadata={
+            "prompt_version": PROMPT_VERSION,
+            "judge_mode": mode,
+            "threshold": threshold,
+            "prompt_language": prompt_language,
+            "empty_rubric": empty_rubric,
+            "judge_generate_config": LOGITS_CONFIG.model_dump(exclude_none=True) if mode != "generate" else None,
+            "dataset": load.summary(),
+            **(extra_metadata or {}),
+        },
+    )

@@ -1,0 +1,48 @@
+"""Scripted judges for tests: mockllm models whose outputs carry usage (and logprobs when asked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from inspect_ai.model import GenerateConfig, Model, ModelOutput, get_model
+
+from anyaudio_eval.audio import audio_from_reference
+from anyaudio_eval.providers.common import request_audio, request_text, text_output, usage_for, yes_no_output
+
+
+def scripted_judge(p_yes: Callable[[np.ndarray | None, str], float], logprobs: bool = True) -> Model:
+    """A judge whose P(yes) is `p_yes(audio, item_text)`; without logprobs it answers the word only."""
+
+    def respond(input, tools, tool_choice, config: GenerateConfig) -> ModelOutput:
+        ref = request_audio(input)
+        wav = audio_from_reference(ref) if ref else None
+        text = request_text(input)
+        p = p_yes(wav, text)
+        usage = usage_for(len(text), 1.0, 1)
+        if not logprobs:
+            return text_output("mockllm/model", "yes" if p >= 0.5 else "no", usage)
+        return yes_no_output("mockllm/model", p, config, usage)
+
+    return get_model("mockllm/model", custom_outputs=respond)
+
+
+def listening(wav, text) -> float:
+    """Says yes in proportion to how loud the clip is: tones score high, silence low."""
+    rms = float(np.sqrt(np.mean(wav**2))) if wav is not None and wav.size else 0.0
+    return 0.9 if rms > 0.05 else 0.2
+
+
+def deaf(wav, text) -> float:
+    """Ignores the audio entirely."""
+    return 0.7
+
+
+def reply_judge(replies: Callable[[str], str]) -> Model:
+    """A judge that replies with fixed text (for generate mode)."""
+
+    def respond(input, tools, tool_choice, config) -> ModelOutput:
+        text = request_text(input)
+        return text_output("mockllm/model", replies(text), usage_for(len(text), 1.0, 10))
+
+    return get_model("mockllm/model", custom_outputs=respond)
