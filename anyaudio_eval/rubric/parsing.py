@@ -47,7 +47,7 @@ def p_yes_from_top_logprobs(top: Iterable[tuple[str, float]]) -> float | None:
         side = token_answer(token)
         if side is None or logprob is None or not math.isfinite(logprob):
             continue
-        mass[side] += math.exp(logprob)
+        mass[side] += math.exp(min(logprob, 0.0))  # logprobs are <= 0; guard bad providers
         seen = True
     total = mass["yes"] + mass["no"]
     if not seen or total <= 0:

@@ -1,0 +1,137 @@
+"""Paper-style tables from finished logs: every number is recomputed from the logged per-sample scores."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anyaudio_eval.bench.schema import SUBSETS
+from anyaudio_eval.scorers.bench_scorer import record_from_metadata
+from anyaudio_eval.scorers.metrics import Record, accuracy, auroc, group_by, macro_accuracy
+
+SCORER = "bench_alignment"
+
+
+@dataclass
+class LogSummary:
+    path: str
+    task: str
+    model: str
+    mode: str
+    threshold: float
+    records: list[Record] = field(default_factory=list)
+    unscored: int = 0
+
+    @property
+    def judge(self) -> str:
+        return f"{self.model} ({self.mode})"
+
+
+def find_logs(paths: Sequence[str], latest: bool = False) -> list[Path]:
+    """Log files named directly, or every .eval/.json log in a folder (only the newest with `latest`)."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            logs = sorted(
+                (f for f in p.rglob("*") if f.suffix in (".eval", ".json") and f.is_file()),
+                key=lambda f: f.stat().st_mtime,
+            )
+            found.extend(logs[-1:] if latest else logs)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"no log at {p}")
+    if not found:
+        raise FileNotFoundError(f"no .eval or .json logs under {', '.join(paths)}")
+    return found
+
+
+def summarise_log(path: Path) -> LogSummary:
+    from inspect_ai.log import read_eval_log
+
+    log = read_eval_log(str(path))
+    meta = log.eval.metadata or {}
+    summary = LogSummary(
+        path=str(path),
+        task=log.eval.task,
+        model=log.eval.model,
+        mode=str(meta.get("judge_mode", "?")),
+        threshold=float(meta.get("threshold", 0.5)),
+    )
+    for sample in log.samples or []:
+        score = (sample.scores or {}).get(SCORER)
+        record = record_from_metadata(score.metadata if score else None)
+        if record is None:
+            summary.unscored += 1
+        else:
+            summary.records.append(record)
+    return summary
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+
+
+def table_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[str]]]:
+    """One row per judge; per language: each subset, macro Avg, micro Avg, AUROC; then counts."""
+    languages = sorted({r.language for s in summaries for r in s.records}) or ["?"]
+    present = {r.subset for s in summaries for r in s.records}
+    subsets = [s for s in SUBSETS if s in present] + sorted(present - set(SUBSETS))
+    header = ["judge"]
+    for lang in languages:
+        prefix = f"{lang} " if len(languages) > 1 else ""
+        header += [f"{prefix}{s}" for s in subsets] + [f"{prefix}Avg (macro)", f"{prefix}Avg (micro)", f"{prefix}AUROC"]
+    header += ["scored", "unscored"]
+
+    # Logs of the same judge (one per language) share a row.
+    by_judge: dict[str, list[LogSummary]] = {}
+    for s in summaries:
+        by_judge.setdefault(s.judge, []).append(s)
+    rows = []
+    for judge, group in by_judge.items():
+        records = [r for s in group for r in s.records]
+        threshold = group[0].threshold
+        row = [judge]
+        for lang in languages:
+            rs = [r for r in records if r.language == lang or len(languages) == 1]
+            per_subset = group_by(rs, "subset")
+            row += [_pct(accuracy(per_subset.get(s, []), threshold)) for s in subsets]
+            row += [
+                _pct(macro_accuracy(rs, threshold)),
+                _pct(accuracy(rs, threshold)),
+                _pct(auroc([r.score for r in rs], [r.label == "yes" for r in rs])),
+            ]
+        row += [str(len(records)), str(sum(s.unscored for s in group))]
+        rows.append(row)
+    return header, rows
+
+
+def render(summaries: Sequence[LogSummary], fmt: str = "table") -> str:
+    header, rows = table_rows(summaries)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return buf.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines) + "\n"
+    from rich.console import Console
+    from rich.table import Table
+
+    thresholds = sorted({s.threshold for s in summaries})
+    table = Table(title=f"Accuracy (%) at threshold {', '.join(map(str, thresholds))}; AUROC x100")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console = Console(record=True, width=max(100, 12 * len(header)))
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()

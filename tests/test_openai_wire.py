@@ -1,0 +1,96 @@
+"""The full openai-api/ path against a loopback server: audio on the wire, logprobs, fallbacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_openai import FakeOpenAI, completion, text_of
+from fixtures import balanced_bench
+from inspect_ai import eval
+from inspect_ai.model import get_model
+
+from anyaudio_eval.tasks.bench import bench
+
+
+@pytest.fixture
+def bench_dir(tmp_path):
+    return balanced_bench(tmp_path / "bench", n_per_subset=4)
+
+
+def run(bench_dir, server, monkeypatch, **task_args):
+    monkeypatch.setenv("LOCAL_API_KEY", "test")
+    # Not memoized: each test's server has its own port.
+    judge = get_model("openai-api/local/judge", base_url=server.base_url, memoize=False)
+    log = eval(
+        bench(dataset=str(bench_dir), **task_args),
+        model=judge,
+        log_dir=str(bench_dir / "logs"),
+        display="none",
+        max_retries=0,
+    )[0]
+    assert log.status == "success", log.error
+    return log
+
+
+def metrics(log):
+    return {k: v.value for k, v in log.results.scores[0].metrics.items()}
+
+
+def test_audio_and_logprobs_on_the_wire(bench_dir, monkeypatch):
+    with FakeOpenAI() as server:
+        log = run(bench_dir, server, monkeypatch)
+    # 8 samples x 2 items, one request per item, each with the clip as input_audio and logprobs asked.
+    assert len(server.requests) == 16
+    body = server.requests[0]
+    assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
+    assert body["messages"][0]["role"] == "system"
+    parts = body["messages"][1]["content"]
+    assert [p["type"] for p in parts] == ["input_audio", "text"]  # audio before the item text
+    assert parts[0]["input_audio"]["format"] == "wav"
+    m = metrics(log)
+    assert m["accuracy"] == 1.0 and m["auroc"] == 1.0
+    # p_yes sums the mass of all yes/no variants: exactly 0.9 or 0.2.
+    items = [i for s in log.samples for i in s.scores["bench_alignment"].metadata["items"]]
+    assert {round(i["p_yes"], 6) for i in items} == {0.9, 0.2}
+    assert all(i["soft"] for i in items)
+
+
+def test_no_logprobs_falls_back_to_hard_answers(bench_dir, monkeypatch):
+    def reply(body, wav):
+        return completion("Yes." if wav is not None and abs(wav).max() > 0.05 else "no")
+
+    with FakeOpenAI(reply) as server:
+        log = run(bench_dir, server, monkeypatch)
+    items = [i for s in log.samples for i in s.scores["bench_alignment"].metadata["items"]]
+    assert all(not i["soft"] and i["p_yes"] in (0.0, 1.0) for i in items)
+    assert metrics(log)["accuracy"] == 1.0
+
+
+def test_refusal_is_unparsed_and_unscored(bench_dir, monkeypatch):
+    with FakeOpenAI(lambda body, wav: completion("I cannot listen to audio.")) as server:
+        log = run(bench_dir, server, monkeypatch)
+    scores = [s.scores["bench_alignment"] for s in log.samples]
+    assert all(s.metadata["n_unparsed"] == 2 for s in scores)
+    assert log.results.scores[0].unscored_samples == 8
+
+
+def test_generate_mode_and_malformed_json(bench_dir, monkeypatch):
+    def reply(body, wav):
+        n = text_of(body).count("\n")
+        loud = wav is not None and abs(wav).max() > 0.05
+        if not loud:  # a malformed reply: never guessed into a verdict
+            return completion('[{"id": 0, "answer": "no"')
+        answers = [{"id": i, "answer": "yes", "evidence": "a tone"} for i in range(n)]
+        return completion("```json\n" + json.dumps(answers) + ",\n```".replace(",\n```", "\n```"))
+
+    with FakeOpenAI(reply) as server:
+        log = run(bench_dir, server, monkeypatch, mode="generate", threshold=0.8)
+    assert len(server.requests) == 8  # one request per sample
+    assert "logprobs" not in server.requests[0] or not server.requests[0]["logprobs"]
+    scores = {s.id: s.scores["bench_alignment"] for s in log.samples}
+    positives = [s for s in log.samples if s.metadata["label"] == "yes"]
+    assert all(scores[s.id].value == 1.0 for s in positives)
+    assert all(scores[s.id].metadata["items"][0]["evidence"] == "a tone" for s in positives)
+    # Malformed answers leave the negatives unscored, not judged "no".
+    assert log.results.scores[0].unscored_samples == 4
