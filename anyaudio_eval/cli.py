@@ -16,6 +16,9 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     summaries = [summarise_log(p) for p in paths]
     summaries = [s for s in summaries if s.records or s.unscored]
+    if args.threshold is not None:  # re-threshold the logged continuous scores
+        for s in summaries:
+            s.threshold = args.threshold
     if not summaries:
         print("anyaudio report: none of the logs has bench_alignment scores", file=sys.stderr)
         return 2
@@ -30,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="paper-style table from bench/probe logs")
     report.add_argument("logs", nargs="+", help="log files or folders of logs")
     report.add_argument("--format", choices=["table", "csv", "markdown"], default="table")
+    report.add_argument("--threshold", type=float, help="decision threshold (default: the one each run used)")
     report.add_argument("--latest", action="store_true", help="in a folder, use only the newest log")
     report.set_defaults(func=_report)
     return parser

@@ -95,7 +95,7 @@ def _h_gender(f: ClipFeatures, q: Query):
     return p, f"median F0 {f0:.0f} Hz (male < 165 Hz <= female)"
 
 
-_PITCH_REF = {"male": 115.0, "female": 215.0}
+_PITCH_REF = {"male": 105.0, "female": 205.0}
 
 
 def _h_pitch(f: ClipFeatures, q: Query):
@@ -129,8 +129,8 @@ def _h_pitch(f: ClipFeatures, q: Query):
     if speech:
         ref = _PITCH_REF["male" if f0 < 165 else "female"]
         rel = 12 * math.log2(f0 / ref)  # semitones above the gender-typical median
-        t = _thr(2.0, q, True, 2.0)
-        m = (rel - t) / 1.2 if q.direction == "high" else (-rel - t) / 1.2
+        t = _thr(1.5, q, True, 2.0)
+        m = (rel - t) / 0.8 if q.direction == "high" else (-rel - t) / 0.8
         return _logistic(m), f"{src} {f0:.0f} Hz, {rel:+.1f} semitones vs a typical {'male' if f0 < 165 else 'female'} voice ({ref:.0f} Hz)"
     # non-speech: absolute scale around 500 Hz (one octave either way is clearly high / low)
     rel = 12 * math.log2(f0 / 500.0)
@@ -147,11 +147,11 @@ def _h_rate(f: ClipFeatures, q: Query):
     if r is None:
         return _abstain("speaking_rate", "speech too short or unclear to count syllables")
     if q.direction == "fast":
-        t = _thr(5.0, q, True, 0.8)
-        m = (r - t) / 0.35
+        t = _thr(5.6, q, True, 0.8)
+        m = (r - t) / 0.3
     else:
-        t = _thr(3.8, q, False, 0.6)
-        m = (t - r) / 0.35
+        t = _thr(3.2, q, False, 0.5)
+        m = (t - r) / 0.3
     return _logistic(m), f"{r:.1f} syllables/s over {f.active_duration:.1f} s of speaking time"
 
 
@@ -264,18 +264,17 @@ def _h_bright(f: ClipFeatures, q: Query):
 
 
 def _h_noise(f: ClipFeatures, q: Query):
-    flat = f.spectral_flatness
-    if flat is None:
-        p = 0.05
-        ev = "digital silence"
+    nz = f.noisiness
+    if nz is None:
+        p, ev = 0.05, "digital silence"
     else:
         nf = f.noise_floor
-        whole = (flat - 0.15) / 0.05  # the clip itself is noise-like
-        floor = min((nf["floor_flatness"] - 0.12) / 0.05, (40.0 - nf["snr_db"]) / 4.0)  # steady noise floor
-        m = max(whole, floor)
-        p = _logistic(m)
-        ev = (f"spectral flatness {flat:.2f}, noise floor {nf['floor_db']:.0f} dBFS "
-              f"(flatness {nf['floor_flatness']:.2f}, {nf['snr_db']:.0f} dB below peaks)")
+        whole = (nz - 0.42) / 0.04  # the clip itself is noise-like
+        # a steady noise floor under other sound: quiet frames are noise-like and not far below the peaks
+        floor = min((nf["floor_flatness"] - 0.42) / 0.04, (nf["floor_db"] + 70.0) / 5.0)
+        p = _logistic(max(whole, floor))
+        ev = (f"noise-likeness {nz:.2f} (noise ~0.56, tonal < 0.35); quietest frames at {nf['floor_db']:.0f} dBFS, "
+              f"noise-likeness {nf['floor_flatness']:.2f}")
     if q.direction == "clean":
         p = 1 - p
     return p, ev

@@ -62,7 +62,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     starts = np.flatnonzero(d == 1)
     ends = np.flatnonzero(d == -1)
-    return list(zip(starts.tolist(), ends.tolist()))
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 class ClipFeatures:
@@ -207,6 +207,32 @@ class ClipFeatures:
         flat = np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
         return float(np.median(flat))
 
+    @staticmethod
+    def _fine_flatness(mag: np.ndarray) -> np.ndarray:
+        """Per-frame flatness of the spectral fine structure (power / its 17-bin moving average) over the
+        occupied band (bins within 40 dB of the frame's smoothed maximum). Noise of any colour reads about
+        0.56 (exponential bins); harmonic or tonal frames read much lower."""
+        if mag.size == 0:
+            return np.zeros(0)
+        pw = mag[:, 4:480] ** 2 + 1e-12
+        k = np.ones(17) / 17
+        from scipy.ndimage import convolve1d
+
+        smooth = convolve1d(pw, k, axis=1, mode="nearest")
+        fine = pw / smooth
+        occ = 10 * np.log10(smooth) > (10 * np.log10(smooth.max(axis=1, keepdims=True)) - 40)
+        logf = np.where(occ, np.log(fine), 0.0)
+        n = np.maximum(occ.sum(axis=1), 1)
+        return np.exp(logf.sum(axis=1) / n) / (np.where(occ, fine, 0.0).sum(axis=1) / n)
+
+    @cached_property
+    def noisiness(self) -> float | None:
+        """Median fine-structure flatness of active frames (about 0.56 for noise, < 0.35 for tones/voices)."""
+        mag = self._stft_mag[self._stft_active]
+        if mag.size == 0:
+            return None
+        return float(np.median(self._fine_flatness(mag)))
+
     @cached_property
     def noise_floor(self) -> dict[str, float]:
         """Background level: 10th-percentile frame level, its distance below the 95th percentile (an SNR
@@ -219,8 +245,7 @@ class ClipFeatures:
         mag = self._stft_mag
         e = _db(np.mean(mag**2, axis=1))
         quiet = e <= np.percentile(e, 20)
-        band = mag[quiet][:, 4:480] ** 2 + 1e-12
-        flat = float(np.median(np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1))) if band.size else 0.0
+        flat = float(np.median(self._fine_flatness(mag[quiet]))) if quiet.any() else 0.0
         return {"floor_db": max(p10, -120.0), "snr_db": p95 - max(p10, -120.0), "floor_flatness": flat}
 
     @cached_property
@@ -315,14 +340,25 @@ class ClipFeatures:
 
     @cached_property
     def pitch_glide(self) -> float | None:
-        """Median absolute F0 change between consecutive voiced frames (semitones per 10 ms)."""
+        """75th percentile of the absolute F0 change between consecutive voiced frames (semitones per 10 ms);
+        speech glides (about 0.1 and more), held notes and tones stay near 0."""
         f0 = self.f0_track
         both = (f0[1:] > 0) & (f0[:-1] > 0)
         if both.sum() < 10:
             return None
         d = np.abs(12 * np.log2(f0[1:][both] / f0[:-1][both]))
         d = d[d < 2.0]  # ignore jumps (note changes, octave errors)
-        return float(np.mean(d)) if d.size else None
+        return float(np.percentile(d, 75)) if d.size else None
+
+    @cached_property
+    def speech_band_ratio(self) -> float:
+        """Share of active-frame energy in the 300-3400 Hz speech band."""
+        mag = self._stft_mag[self._stft_active]
+        if mag.size == 0:
+            return 0.0
+        f = np.fft.rfftfreq(1024, 1 / self.sr)
+        pw = (mag**2).sum(axis=0)
+        return float(pw[(f >= 300) & (f <= 3400)].sum() / max(pw.sum(), 1e-12))
 
     # ------------------------------------------------------------------ envelope / speech
     @cached_property
@@ -340,7 +376,7 @@ class ClipFeatures:
 
     @cached_property
     def modulation_ratio(self) -> float:
-        """Share of envelope modulation energy in the syllabic 2-8 Hz band (of 0.5-20 Hz)."""
+        """Share of envelope modulation energy in the syllabic 1-8 Hz band (of 0.3-20 Hz)."""
         e = self.envelope
         if e.size < 50 or np.max(e) <= 0:
             return 0.0
@@ -349,8 +385,8 @@ class ClipFeatures:
         le = le - np.mean(le)
         spec = np.abs(np.fft.rfft(le * np.hanning(len(le)))) ** 2
         f = np.fft.rfftfreq(len(le), 1 / FRAME_RATE)
-        band = spec[(f >= 2) & (f <= 8)].sum()
-        total = spec[(f >= 0.5) & (f <= 20)].sum()
+        band = spec[(f >= 1) & (f <= 8)].sum()
+        total = spec[(f >= 0.3) & (f <= 20)].sum()
         return float(band / total) if total > 0 else 0.0
 
     @cached_property
@@ -371,18 +407,19 @@ class ClipFeatures:
         p = self.pitch
         vr = p.voiced_ratio
         # voiced share: speech mixes voiced and unvoiced frames
-        s_voiced = float(np.clip((vr - 0.15) / 0.2, 0, 1))
+        s_voiced = float(np.clip((vr - 0.1) / 0.15, 0, 1))
         # syllabic modulation
-        s_mod = float(np.clip((self.modulation_ratio - 0.2) / 0.25, 0, 1)) * float(
+        s_mod = float(np.clip((self.modulation_ratio - 0.15) / 0.25, 0, 1)) * float(
             np.clip((self.modulation_depth_db - 6) / 10, 0, 1)
         )
         # intonation: speech glides and is off the tuning grid
         dev = self.tuning_deviation
         glide = self.pitch_glide
         s_tune = 0.0 if dev is None else float(np.clip((dev - 0.08) / 0.1, 0, 1))
-        s_glide = 0.0 if glide is None else float(np.clip((glide - 0.05) / 0.15, 0, 1))
-        s_int = max(s_tune, s_glide) if glide is not None and glide < 1.5 else s_tune
-        return float(s_voiced * s_mod * (0.25 + 0.75 * s_int))
+        s_glide = 0.0 if glide is None else float(np.clip((glide - 0.03) / 0.05, 0, 1))
+        s_int = s_glide * (0.6 + 0.4 * s_tune)
+        s_band = float(np.clip((self.speech_band_ratio - 0.1) / 0.2, 0, 1))
+        return float(s_voiced * s_mod * s_int * s_band)
 
     @cached_property
     def speech_present(self) -> bool:
@@ -398,11 +435,9 @@ class ClipFeatures:
             return np.zeros(0, dtype=int)
         le = _db(e**2 + 1e-10)
         le = np.maximum(le, np.max(le) - 40)
-        peaks, _ = find_peaks(le, prominence=3.0, distance=9)
-        voiced = self.f0_track > 0
-        # allow a peak when a voiced frame is within +-3 frames
-        vk = np.convolve(voiced.astype(float), np.ones(7), mode="same") > 0
-        keep = [pk for pk in peaks if pk < len(vk) and vk[pk] and self.active[min(pk, len(self.active) - 1)]]
+        peaks, _ = find_peaks(le, prominence=3.0, distance=7)
+        act = self.active
+        keep = [pk for pk in peaks if act[min(pk, len(act) - 1)]]
         return np.asarray(keep, dtype=int)
 
     @cached_property

@@ -135,7 +135,7 @@ def _comparator(q: str) -> str:
 R = re.compile
 SPEECHY = R(r"speak|speech|spoken|talk|voice|vocal|narrat|read(s|ing)? |says|said|utter|words|speaker|说|讲|语|念|读|人声|嗓|口播|朗读|声线|发音")
 MUSICY = R(r"music|tempo|bpm|beat|rhythm|song|melod|tune|piece|track|drum|groove|音乐|乐曲|歌|旋律|节奏|节拍|拍子|曲|鼓|乐")
-FAST = R(r"fast|quick|rapid|hurried|brisk|swift|upbeat|speedy|high tempo|快|急促|迅速|飞快|急")
+FAST = R(r"fast|quick|rapid|(?<!un)hurried|brisk|swift|upbeat|speedy|high tempo|快|急促|迅速|飞快|急")
 SLOW = R(r"slow|leisurely|unhurried|relaxed pace|drawn[- ]out|sluggish|low tempo|慢|缓|舒缓|拖沓|徐")
 
 
@@ -143,7 +143,13 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
     """Parse one rubric question (zh or en) into a :class:`Query`, or ``None`` if not understood."""
     if not question or not question.strip():
         return None
+    # questions about the words spoken ("does she say 'hello'?") are not acoustic
+    if re.search(r"[“\"「『].{2,}?[”\"」』]|'[^']{3,}\s[^']*'", question):
+        return None
     q = _normalize(question)
+    # music-vs-speech separation is not measured: background music / instruments are left to other judges
+    if re.search(r"background music|music (in|playing in) the background|背景音乐|配乐|伴奏", q):
+        return None
     dim = _normalize(dimension or "")
     both = f"{dim} | {q}"
     # words whose "不/无/没" is not a negation, or emotion words containing 快
@@ -184,11 +190,11 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
             return mk("duration", value=v, unit="s", comparator=_comparator(q))
 
     # 4. key / mode
-    m = re.search(r"\b([a-g])\s*(#|♯|b|♭|-sharp| sharp|-flat| flat)?\s*(major|minor)\b", q)
+    m = re.search(r"\b([A-G])\s*(#|♯|b|♭|-sharp| sharp|-flat| flat)?\s*([Mm]ajor|[Mm]inor)\b", question)
     if m:
         tonic = m.group(1).upper() + _acc(m.group(2))
-        return mk("key", target=_canon_key(tonic, m.group(3)))
-    m = re.search(r"(升|降)?\s*([a-g])\s*(#|♯|b|♭)?\s*(大调|小调|大|小)调?", q)
+        return mk("key", target=_canon_key(tonic, m.group(3).lower()))
+    m = re.search(r"(升|降)?\s*([A-Ga-g])\s*(#|♯|b|♭)?\s*(大调|小调|大|小)调?", q)
     if m:
         acc = {"升": "#", "降": "b"}.get(m.group(1) or "", "") or _acc(m.group(3))
         mode = "major" if m.group(4).startswith("大") else "minor"

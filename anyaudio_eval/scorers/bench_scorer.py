@@ -11,7 +11,7 @@ from inspect_ai.solver import TaskState
 from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.procedure import JudgeResult
 from anyaudio_eval.judge.solver import RESULT_KEY
-from anyaudio_eval.scorers.metrics import Record, bench_summary
+from anyaudio_eval.scorers.metrics import ItemRecord, Record, bench_summary, item_summary
 
 
 def record_from_metadata(meta: dict[str, Any] | None) -> Record | None:
@@ -41,6 +41,22 @@ def bench_metrics() -> Metric:
         records = [r for r in (record_from_metadata(m) for m in metas) if r is not None]
         threshold = next((float(m["threshold"]) for m in metas if m and "threshold" in m), 0.5)
         return bench_summary(records, threshold)
+
+    return compute
+
+
+@metric
+def item_metrics() -> Metric:
+    """Item-level accuracy against gold item labels, per dimension, and the abstention share."""
+
+    def compute(scores: list[SampleScore]) -> Value:
+        items = [
+            ItemRecord(dimension=str(i.get("dimension", "")), gold=str(i["gold"]), p_yes=i.get("p_yes") if i.get("parsed") else None)
+            for s in scores
+            for i in (s.score.metadata or {}).get("items", [])
+            if i.get("gold") in ("yes", "no")
+        ]
+        return item_summary(items) if items else {}
 
     return compute
 

@@ -121,3 +121,41 @@ def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str
 
 def finite_or_none(value: float) -> float | None:
     return None if value is None or math.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One judged rubric item with a gold label (probe set, training corpus)."""
+
+    dimension: str
+    gold: str  # "yes" | "no"
+    p_yes: float | None  # None when unparsed
+
+
+def is_abstention(p_yes: float | None) -> bool:
+    """An item the judge gave no information on: unparsed, or p_yes exactly 0.5."""
+    return p_yes is None or abs(p_yes - 0.5) < 1e-9
+
+
+def item_summary(items: Sequence[ItemRecord]) -> dict[str, float]:
+    """Item-level agreement with gold labels: over answered items, over all items, and per dimension."""
+    answered = [i for i in items if not is_abstention(i.p_yes)]
+
+    def acc(xs: Sequence[ItemRecord]) -> float:
+        return _mean([0.0 if is_abstention(i.p_yes) else float((i.p_yes >= 0.5) == (i.gold == "yes")) for i in xs])
+
+    out = {
+        "item_accuracy_answered": acc(answered),
+        # Abstentions count as wrong here, so a judge cannot look good by answering little.
+        "item_accuracy_all": acc(items),
+        "item_abstention_share": 1 - len(answered) / len(items) if items else float("nan"),
+    }
+    by_dim: dict[str, list[ItemRecord]] = defaultdict(list)
+    for i in items:
+        by_dim[i.dimension or "?"].append(i)
+    for dim, xs in sorted(by_dim.items()):
+        answered_dim = [i for i in xs if not is_abstention(i.p_yes)]
+        if answered_dim:
+            out[f"item_acc_{dim}"] = acc(answered_dim)
+        out[f"item_abstain_{dim}"] = 1 - len(answered_dim) / len(xs)
+    return out

@@ -14,7 +14,7 @@ from anyaudio_eval.bench.schema import BenchRow
 from anyaudio_eval.judge.procedure import JUDGE_MODES, LOGITS_CONFIG
 from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, judge_rubric
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES, PROMPT_VERSION
-from anyaudio_eval.scorers.bench_scorer import bench_alignment
+from anyaudio_eval.scorers.bench_scorer import bench_alignment, bench_metrics, item_metrics
 
 # Bump whenever prompts, parsing, scoring or metrics change.
 TASK_VERSION = "1.0.0"
@@ -63,7 +63,9 @@ def judge_task(
     prompt_language: str,
     empty_rubric: str,
     extra_metadata: dict[str, Any] | None = None,
+    item_level: bool = False,
 ) -> Task:
+    """`item_level` adds agreement with gold item labels (only datasets that have them)."""
     check_judge_args(mode, prompt_language, empty_rubric, threshold)
     report_skipped(load)
     if not load.rows:
@@ -73,6 +75,7 @@ def judge_task(
         dataset=MemoryDataset([row_sample(r) for r in load.rows], name=name, location=load.source),
         solver=judge_rubric(mode=mode, prompt_language=prompt_language, empty_rubric=empty_rubric),  # type: ignore[arg-type]
         scorer=bench_alignment(threshold=threshold),
+        metrics=[bench_metrics(), item_metrics()] if item_level else None,
         version=TASK_VERSION,
         metadata={
             "prompt_version": PROMPT_VERSION,

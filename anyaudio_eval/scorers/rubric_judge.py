@@ -1,0 +1,159 @@
+"""`rubric_judge()`: score generated audio against its instruction with the dynamic-rubric judge.
+
+Usable in any Inspect task whose model produces audio (or whose metadata names an audio file):
+
+    Task(dataset=..., solver=generate(), scorer=rubric_judge())
+
+with `--model-role judge=<audio LLM>` and, unless the samples carry rubrics, `--model-role decomposer=<LLM>`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from inspect_ai.model import ContentAudio, Model, get_model
+from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, Value, mean, metric, scorer, stderr
+from inspect_ai.solver import TaskState
+from inspect_ai.util import materialize_media
+
+from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.judge.checklist import render_checklist
+from anyaudio_eval.judge.procedure import JudgeMode, judge_audio
+from anyaudio_eval.rubric.decompose import decompose
+
+DEFAULT_DOMAIN = "mix"
+TOP_FAILING_DIMENSIONS = 10
+
+
+def output_audio(state: TaskState) -> str | None:
+    """The audio of the model's reply (a data URI from a generator provider), if any."""
+    message = state.output.message if state.output and state.output.choices else None
+    if message is not None and isinstance(message.content, list):
+        for content in message.content:
+            if isinstance(content, ContentAudio):
+                return content.audio
+    return None
+
+
+def _role_model(role: str, what: str) -> Model:
+    try:
+        return get_model(role=role, required=True)
+    except Exception as ex:
+        raise RuntimeError(
+            f"rubric_judge needs a {what}: add --model-role {role}=<model> (Python: eval(..., model_roles={{'{role}': ...}}))"
+        ) from ex
+
+
+@metric
+def generator_metrics(threshold: float = 0.5) -> Metric:
+    """Pass rate, mean score per domain, and the dimensions whose items fail most often."""
+
+    def compute(scores: list[SampleScore]) -> Value:
+        metas = [s.score.metadata or {} for s in scores]
+        values = [float(m["score"]) for m in metas if m.get("score") is not None]
+        out: dict[str, float] = {}
+        if values:
+            cut = next((float(m["threshold"]) for m in metas if "threshold" in m), threshold)
+            out["pass_rate"] = sum(v >= cut for v in values) / len(values)
+        by_domain: dict[str, list[float]] = defaultdict(list)
+        fails: dict[str, list[float]] = defaultdict(list)
+        for m in metas:
+            if m.get("score") is None:
+                continue
+            by_domain[str(m.get("domain", DEFAULT_DOMAIN))].append(float(m["score"]))
+            for item in m.get("items", []):
+                if item.get("parsed") and item.get("p_yes") is not None:
+                    fails[item.get("dimension") or "?"].append(float(item["p_yes"] < 0.5))
+        for domain, xs in sorted(by_domain.items()):
+            out[f"score_{domain}"] = sum(xs) / len(xs)
+        ranked = sorted(fails.items(), key=lambda kv: (-sum(kv[1]) / len(kv[1]), -len(kv[1]), kv[0]))
+        for dimension, xs in ranked[:TOP_FAILING_DIMENSIONS]:
+            out[f"fail_rate_{dimension}"] = sum(xs) / len(xs)
+        return out
+
+    return compute
+
+
+@scorer(metrics=[mean(), stderr(), generator_metrics()])
+def rubric_judge(
+    mode: JudgeMode = "logits",
+    prompt_language: str = "zh",
+    rubric_language: str = "zh",
+    threshold: float = 0.5,
+    audio_field: str | None = None,
+    judge_role: str = "judge",
+    decomposer_role: str = "decomposer",
+    clean: bool = True,
+) -> Scorer:
+    """Alignment score in [0, 1] of the generated audio with the sample's instruction.
+
+    Args:
+        mode: judging mode (logits, generate, holistic).
+        prompt_language: language of the judge prompt.
+        rubric_language: language of decomposed rubric questions.
+        threshold: score at which a sample counts as passing (for `pass_rate`).
+        audio_field: metadata field holding an audio path, instead of the model's reply.
+        judge_role: model role of the audio judge.
+        decomposer_role: model role of the text LLM that writes rubrics (only for samples without one).
+        clean: run the cleaning pass that removes items not grounded in the instruction.
+    """
+
+    async def score(state: TaskState, target: Target) -> Score:
+        meta = state.metadata or {}
+        instruction = str(meta.get("instruction") or state.input_text)
+        domain = str(meta.get("domain") or DEFAULT_DOMAIN)
+        context: dict[str, Any] = {"domain": domain, "threshold": threshold, "instruction": instruction}
+
+        if audio_field:
+            path = meta.get(audio_field)
+            audio = await materialize_media(str(path)) if path else None
+        else:
+            audio = output_audio(state)
+        if audio is None:
+            reason = state.output.error if state.output and state.output.error else "the model returned no audio"
+            return Score.unscored(reason="no_response", explanation=reason, metadata={**context, "error": reason})
+
+        if meta.get("rubric"):
+            items = [RubricItem.model_validate(item) for item in meta["rubric"]]
+            context["rubric_source"] = "dataset"
+        else:
+            decomposition = await decompose(
+                _role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
+                instruction,
+                domain,
+                rubric_language,
+                clean=clean,
+            )
+            context.update(
+                rubric_source="cache" if decomposition.cached else "decomposer",
+                holistic_fallback=decomposition.holistic_fallback,
+                removed_items=[i.model_dump(exclude_none=True) for i in decomposition.removed],
+            )
+            if decomposition.error:
+                return Score.unscored(
+                    reason="grader_failed", explanation=decomposition.error, metadata={**context, "error": decomposition.error}
+                )
+            items = decomposition.items
+
+        judge = _role_model(judge_role, "judge (an audio-capable model)")
+        result = await judge_audio(judge, audio, items, mode, prompt_language, caption=instruction)
+        context.update(
+            mode=result.mode,
+            prompt_version=result.prompt_version,
+            n_items=len(result.items),
+            n_unparsed=result.n_unparsed,
+            items=[item.model_dump(exclude={"raw"}) for item in result.items],
+        )
+        if result.score is None:
+            return Score.unscored(
+                reason="grader_failed", explanation=render_checklist(result), metadata={**context, "error": result.error}
+            )
+        return Score(
+            value=result.score,
+            answer=f"{result.score:.3f}",
+            explanation=render_checklist(result),
+            metadata={**context, "score": result.score},
+        )
+
+    return score
