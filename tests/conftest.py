@@ -15,3 +15,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("INSPECT_LOG_DIR", str(tmp_path_factory.getbasetemp() / "logs"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"

@@ -93,8 +93,12 @@ def load_bench(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     cache_directory: Path | None = None,
     progress: bool = False,
+    read_audio: bool = True,
 ) -> BenchLoad:
-    """Load, validate, filter and cache bench rows. Bad rows are skipped and named, or raise if `strict`."""
+    """Load, validate, filter and cache bench rows. Bad rows are skipped and named, or raise if `strict`.
+
+    With `read_audio=False` only captions and rubrics are read (rows get an empty audio path).
+    """
     if language not in LANGUAGES:
         raise DatasetError(f"unknown language {language!r}; valid languages: {', '.join(LANGUAGES)}")
     subset_filter = _check_choice("subsets", subsets, SUBSETS)
@@ -139,8 +143,10 @@ def load_bench(
     wanted = {index for index, _ in candidates}
     paths: dict[int, str] = {}
     failures: dict[int, str] = {}
-    track = _progress(progress, len(wanted), source.description)
-    for index, audio_field in source.audio_fields(sorted(wanted)):
+    track = _progress(progress and read_audio, len(wanted), source.description)
+    if not read_audio:
+        paths = dict.fromkeys(wanted, "")
+    for index, audio_field in source.audio_fields(sorted(wanted)) if read_audio else ():
         try:
             paths[index] = str(_cache_field(audio_field, source, max_seconds, cache_directory))
         except (AudioError, DatasetError) as ex:

@@ -126,3 +126,73 @@ def parse_answer_list(text: str | None, n: int) -> ListParse:
     for rid in repeated:  # two answers for one id: neither is trusted
         answers.pop(rid, None)
     return ListParse(answers=answers, error=None if answers else "no valid {id, answer} elements")
+
+
+# -- decomposer replies ----------------------------------------------------------------------------
+
+_OBJECT_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+
+
+def _json_object(text: str) -> Any:
+    """The JSON object or array of a reply (fenced or bare, trailing commas tolerated), or None."""
+    fenced = _OBJECT_FENCE.findall(text)
+    for body in fenced or [text]:
+        body = body.strip()
+        starts = [i for i in (body.find("{"), body.find("[")) if i != -1]
+        if not starts:
+            continue
+        start = min(starts)
+        end = max(body.rfind("}"), body.rfind("]"))
+        if end <= start:
+            continue
+        snippet = body[start : end + 1]
+        for attempt in (snippet, _TRAILING_COMMA.sub(r"\1", snippet)):
+            try:
+                return json.loads(attempt)
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def parse_rubric_reply(text: str | None) -> list[dict[str, Any]] | None:
+    """Rubric items from a decomposer reply: {"items": [...]}, {"判断题列表": [...]}, {"Question_List": [...]} or a bare list.
+
+    Returns None when the reply is not in a documented shape; items without a question are dropped.
+    """
+    if not text:
+        return None
+    data = _json_object(text)
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            return None
+        data = lists[0]
+    if not isinstance(data, list):
+        return None
+    from anyaudio_eval.bench.schema import normalise_item_keys
+
+    items = []
+    for element in data:
+        if isinstance(element, dict):
+            item = normalise_item_keys(element)
+            if isinstance(item.get("question"), str) and item["question"].strip():
+                items.append({k: str(v) for k, v in item.items() if k in ("dimension", "question", "basis")})
+    return items
+
+
+def parse_clean_reply(text: str | None, n: int) -> set[int] | None:
+    """Ids to remove from a cleaning reply; None when it is not in the documented shape. Missing ids are kept."""
+    data = _json_object(text or "")
+    if isinstance(data, dict):
+        data = data.get("results")
+    if not isinstance(data, list):
+        return None
+    remove = set()
+    for element in data:
+        if not isinstance(element, dict):
+            continue
+        rid, judgment = element.get("id"), element.get("judgment")
+        if isinstance(rid, int) and not isinstance(rid, bool) and 0 <= rid < n and isinstance(judgment, str):
+            if judgment.strip().lower() == "remove":
+                remove.add(rid)
+    return remove

@@ -141,3 +141,83 @@ def read_item_list_prompt(text: str) -> list[tuple[str, str]] | None:
         if m:
             items.append((m.group("zdim") or m.group("edim") or "", m.group("q").strip()))
     return items
+
+
+# -- decomposition: instruction -> atomic yes/no rubric items ---------------------------------------
+
+DOMAINS: tuple[str, ...] = ("speech", "sound", "music", "mix")
+
+_DECOMPOSE_COMMON = """You turn a description of an audio clip into a checklist of atomic yes/no questions that a \
+listener can answer by ear.
+
+Rules:
+1. One feature per question. "A fast, angry male voice" gives three questions (fast, angry, male).
+2. Be faithful: ask only about what the description states or strongly implies. Do not add details, and do not \
+infer one attribute from another (a "doctor" is not necessarily male; an "office" is not necessarily quiet).
+3. Be complete: every audible feature the description mentions gets a question.
+4. "Yes" must always mean the audio matches the description. When the description says something is absent \
+("no background music", "without pauses"), ask the negated question ("Is there no background music?").
+5. Keep degree words: "very slow" gives "Is the speech very slow (not just somewhat slow)?".
+6. Ask only about what can be heard: no questions about intent, meaning or things outside the sound.
+{domain_rules}
+Write every "dimension", "question" and "basis" in {language_name}. "dimension" is a short name of the \
+attribute (for example {dimension_examples}); "basis" quotes or paraphrases the words of the description the \
+question comes from.
+
+Reply with JSON only, in this shape:
+{{"items": [{{"dimension": "...", "question": "...", "basis": "..."}}]}}"""
+
+_DOMAIN_RULES = {
+    "speech": "7. This is speech. Cover the speaker (gender, age), the voice (pitch, timbre), the delivery "
+    "(speaking rate, volume, pauses, emphasis), the emotion and the speaking style, and the words if quoted.",
+    "sound": "7. These are sound effects or ambience. Cover each sound source, what it does, how loud or near it "
+    "is, the order of events (\"then\", \"after\"), repetitions and the acoustic scene.",
+    "music": "7. This is music. Cover genre, instruments, vocals (present or absent, gender), tempo, key or mode, "
+    "mood, dynamics and structure (intro, build-up, ending).",
+    "mix": "7. This clip mixes speech, sound and music. Cover each layer separately, which speaker says what, and "
+    "the order of events. Every quoted line of dialogue is its own question naming its speaker, e.g. "
+    "\"Does Speaker A say 'are you all right?'\".",
+}
+
+_LANGUAGE_NAMES = {"zh": "Simplified Chinese", "en": "English"}
+_DIMENSION_EXAMPLES = {
+    "zh": "性别、语速、情绪、乐器、节奏、音量、声音事件",
+    "en": "gender, speaking rate, emotion, instrument, tempo, volume, sound event",
+}
+
+_CLEAN_SYSTEM = """You review checklists built from an audio description. For each question decide:
+- "keep" if everything the question asks about is stated in the description or is a faithful paraphrase of it;
+- "remove" if the question brings in anything the description does not mention (an instrument, an emotion, a \
+scene, a speaker trait, a sound).
+Judge only the question, not its dimension or basis.
+
+Reply with JSON only: {"results": [{"id": <question number>, "judgment": "keep" or "remove"}]}"""
+
+
+def _check_domain(domain: str) -> str:
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+    return domain
+
+
+def decompose_system_prompt(domain: str, language: str) -> str:
+    language = _check_language(language)
+    return _DECOMPOSE_COMMON.format(
+        domain_rules=_DOMAIN_RULES[_check_domain(domain)],
+        language_name=_LANGUAGE_NAMES[language],
+        dimension_examples=_DIMENSION_EXAMPLES[language],
+    )
+
+
+def decompose_user_prompt(caption: str) -> str:
+    return f"Description:\n{caption}"
+
+
+def clean_system_prompt() -> str:
+    return _CLEAN_SYSTEM
+
+
+def clean_user_prompt(caption: str, items: Sequence[RubricItem]) -> str:
+    lines = [f"Description:\n{caption}", "", "Questions:"]
+    lines += [f"{i}. {item.question}" for i, item in enumerate(items)]
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""The judge as a reward: alignment of a clip with an instruction (or a rubric), for RL of generators.
+
+    from anyaudio_eval.reward import alignment_reward
+    result = alignment_reward(wav, instruction="a calm female voice, slow", judge="vllm/cucl2/AnyAudio-Judge-7B",
+                              decomposer="openai/gpt-4.1-mini", domain="speech")
+    reward = result.score  # mean p_yes in [0, 1]; result.items has the per-item verdicts
+
+Uses the same judging procedure and prompts as the bench and the `rubric_judge()` scorer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from inspect_ai.model import Model, get_model
+
+from anyaudio_eval.audio import TARGET_SR, cache_audio, file_data_uri, wav_data_uri
+from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
+from anyaudio_eval.rubric.decompose import decompose
+
+AudioInput = np.ndarray | bytes | str | Path
+
+
+def _as_data_uri(audio: AudioInput, sample_rate: int) -> str:
+    if isinstance(audio, np.ndarray):
+        if sample_rate != TARGET_SR or audio.ndim != 1:
+            from anyaudio_eval.audio import to_mono_16k
+
+            data = audio if audio.ndim == 2 else audio[:, None]
+            audio = to_mono_16k(data.astype(np.float32), sample_rate)
+        return wav_data_uri(audio.astype(np.float32))
+    if isinstance(audio, str) and audio.startswith("data:"):
+        return audio
+    return file_data_uri(cache_audio(audio))
+
+
+def _model(model: Model | str) -> Model:
+    return model if isinstance(model, Model) else get_model(model)
+
+
+async def alignment_reward_async(
+    audio: AudioInput,
+    instruction: str | None = None,
+    rubric: Sequence[RubricItem | dict[str, Any]] | None = None,
+    judge: Model | str = "acoustic/default",
+    decomposer: Model | str | None = None,
+    domain: str = "mix",
+    mode: JudgeMode = "logits",
+    prompt_language: str = "zh",
+    rubric_language: str = "zh",
+    sample_rate: int = TARGET_SR,
+) -> JudgeResult:
+    """Judge `audio` against `rubric`, or against a rubric decomposed from `instruction` (cached on disk)."""
+    if rubric is None and instruction is None:
+        raise ValueError("give an instruction or a rubric")
+    if rubric is not None:
+        items = [item if isinstance(item, RubricItem) else RubricItem.model_validate(item) for item in rubric]
+    elif mode == "holistic":
+        items = []
+    else:
+        if decomposer is None:
+            raise ValueError("an instruction without a rubric needs a decomposer model (decomposer=...)")
+        decomposition = await decompose(_model(decomposer), instruction or "", domain, rubric_language)
+        if decomposition.error:
+            return JudgeResult(mode=mode, prompt_language=prompt_language, error=decomposition.error)
+        items = decomposition.items
+    return await judge_audio(
+        _model(judge), _as_data_uri(audio, sample_rate), items, mode, prompt_language, caption=instruction
+    )
+
+
+def alignment_reward(*args: Any, **kwargs: Any) -> JudgeResult:
+    """Synchronous `alignment_reward_async` (not from inside a running event loop)."""
+    return asyncio.run(alignment_reward_async(*args, **kwargs))
+
+
+async def batch_alignment_rewards(
+    clips: Sequence[AudioInput], instructions: Sequence[str | None], **kwargs: Any
+) -> list[float]:
+    """Rewards for a GRPO batch; a clip that cannot be judged gets 0.0 and the error is in the log of the call."""
+    results = await asyncio.gather(
+        *(alignment_reward_async(clip, instruction, **kwargs) for clip, instruction in zip(clips, instructions, strict=True))
+    )
+    return [r.score if r.score is not None else 0.0 for r in results]

@@ -1,0 +1,129 @@
+"""Instruction -> rubric: decompose with an LLM, clean out ungrounded items, fall back to one holistic item.
+
+Rubrics are cached on disk by (caption, domain, rubric language, decomposer, prompt version), so scoring
+several generators on the same instructions decomposes each instruction once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, Model
+from pydantic import BaseModel, Field
+
+from anyaudio_eval.audio import cache_dir
+from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.rubric.parsing import parse_clean_reply, parse_rubric_reply
+from anyaudio_eval.rubric.prompts import (
+    HOLISTIC_DIMENSION,
+    PROMPT_VERSION,
+    clean_system_prompt,
+    clean_user_prompt,
+    decompose_system_prompt,
+    decompose_user_prompt,
+)
+
+DECOMPOSE_CONFIG = GenerateConfig(temperature=0.0, max_tokens=4096)
+CLEAN_CONFIG = GenerateConfig(temperature=0.0, max_tokens=1024)
+
+# Bench subsets -> decomposition domains.
+SUBSET_DOMAIN = {
+    "speech": "speech",
+    "speech_gen": "speech",
+    "sound": "sound",
+    "sound_gen": "sound",
+    "music": "music",
+    "music_gen": "music",
+    "mix": "mix",
+}
+
+
+class Decomposition(BaseModel):
+    items: list[RubricItem] = Field(default_factory=list)
+    removed: list[RubricItem] = Field(default_factory=list)
+    holistic_fallback: bool = False
+    error: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    cached: bool = False
+
+
+def rubric_cache_key(caption: str, domain: str, language: str, decomposer: str) -> str:
+    payload = json.dumps([caption, domain, language, decomposer, PROMPT_VERSION], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _cache_path(key: str, directory: Path | None) -> Path:
+    return (directory or cache_dir()) / "rubrics" / key[:2] / f"{key}.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+async def decompose(
+    model: Model,
+    caption: str,
+    domain: str = "mix",
+    language: str = "zh",
+    clean: bool = True,
+    use_cache: bool = True,
+    cache_directory: Path | None = None,
+) -> Decomposition:
+    """Rubric items for `caption`; a reply that cannot be parsed is retried once, then reported as an error."""
+    key = rubric_cache_key(caption, domain, language, str(model))
+    path = _cache_path(key, cache_directory)
+    if use_cache and path.is_file():
+        try:
+            cached = Decomposition.model_validate_json(path.read_text(encoding="utf-8"))
+            cached.cached = True
+            return cached
+        except ValueError:
+            path.unlink(missing_ok=True)  # unreadable entry: rebuild it
+
+    result = Decomposition()
+    messages = [
+        ChatMessageSystem(content=decompose_system_prompt(domain, language)),
+        ChatMessageUser(content=decompose_user_prompt(caption)),
+    ]
+    raw_items = None
+    for attempt in range(2):
+        output = await model.generate(messages, config=DECOMPOSE_CONFIG)
+        raw_items = parse_rubric_reply(output.completion)
+        if raw_items is not None:
+            break
+        result.notes.append(f"attempt {attempt + 1}: decomposer reply not in the documented JSON shape")
+    if raw_items is None:
+        result.error = "decomposer reply could not be parsed after a retry"
+        return result  # not cached: a later run may succeed
+
+    items = [RubricItem.model_validate(item) for item in raw_items]
+    if items and clean:
+        output = await model.generate(
+            [ChatMessageSystem(content=clean_system_prompt()), ChatMessageUser(content=clean_user_prompt(caption, items))],
+            config=CLEAN_CONFIG,
+        )
+        remove = parse_clean_reply(output.completion, len(items))
+        if remove is None:
+            result.notes.append("cleaning reply could not be parsed; all items kept")
+        else:
+            result.removed = [item for i, item in enumerate(items) if i in remove]
+            items = [item for i, item in enumerate(items) if i not in remove]
+    if not items:
+        result.holistic_fallback = True
+        items = [RubricItem(dimension=HOLISTIC_DIMENSION.get(language, "overall"), question=caption, basis=caption)]
+    result.items = items
+    if use_cache:
+        _write_atomic(path, result.model_dump_json())
+    return result

@@ -1,0 +1,155 @@
+"""`anyaudio_eval/instruct`: generate audio for instructions and score it with the rubric judge.
+
+The model under test is the generator (`files/`, `command/`, `openai-speech/`, `espeak/` or any provider
+whose reply carries audio); roles `judge` (audio LLM) and `decomposer` (text LLM, for rows without rubrics).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessageUser
+from inspect_ai.solver import generate
+
+from anyaudio_eval.bench.loaders import DatasetError, load_bench
+from anyaudio_eval.bench.schema import HUB_ID, RubricItem
+from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN
+from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_VERSION
+from anyaudio_eval.scorers.rubric_judge import DEFAULT_DOMAIN, rubric_judge
+from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args
+
+
+class InstructionRow:
+    def __init__(self, id: str, instruction: str, text: str | None, domain: str, rubric: list[RubricItem] | None):
+        self.id, self.instruction, self.text, self.domain, self.rubric = id, instruction, text, domain, rubric
+
+    def sample(self) -> Sample:
+        request = {"id": self.id, "instruction": self.instruction, "text": self.text, "domain": self.domain}
+        prompt = self.instruction if not self.text else f"{self.instruction}\nText to speak: {self.text}"
+        metadata: dict[str, Any] = {**request}
+        if self.rubric:
+            metadata["rubric"] = [item.model_dump(exclude_none=True) for item in self.rubric]
+        # The request rides on the message metadata so generator providers see id, text and style apart.
+        return Sample(id=self.id, input=[ChatMessageUser(content=prompt, metadata=request)], metadata=metadata)
+
+
+def read_instructions(path: str | Path) -> list[InstructionRow]:
+    """Rows of a JSONL or CSV file: instruction (required), text, domain, id, rubric (JSON list)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DatasetError(f"instructions file not found: {path}")
+    if path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as f:
+            records: list[dict[str, Any]] = list(csv.DictReader(f))
+    else:
+        records = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as ex:
+                    raise DatasetError(f"{path}:{n}: invalid JSON ({ex.msg})") from ex
+    rows, seen = [], set()
+    for n, rec in enumerate(records, start=1):
+        instruction = (rec.get("instruction") or rec.get("caption") or "").strip()
+        if not instruction:
+            raise DatasetError(f"{path} row {n}: no `instruction`")
+        row_id = str(rec.get("id") or f"{path.stem}-{n:04d}")
+        if row_id in seen:
+            raise DatasetError(f"{path} row {n}: duplicate id {row_id!r}")
+        seen.add(row_id)
+        domain = (rec.get("domain") or DEFAULT_DOMAIN).strip()
+        if domain not in DOMAINS:
+            raise DatasetError(f"{path} row {n}: unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+        rubric = rec.get("rubric")
+        if isinstance(rubric, str):
+            rubric = json.loads(rubric) if rubric.strip() else None
+        items = [RubricItem.model_validate(i) for i in rubric] if rubric else None
+        rows.append(InstructionRow(row_id, instruction, (rec.get("text") or None), domain, items))
+    return rows
+
+
+@task
+def instruct(
+    instructions: str | None = None,
+    source: str = "file",
+    dataset: str = HUB_ID,
+    language: str = "en",
+    subsets: str | list[str] | None = None,
+    limit: int | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+    mode: str = "logits",
+    prompt_language: str = "zh",
+    rubric_language: str = "zh",
+    threshold: float = 0.5,
+    clean: bool = True,
+    use_bench_rubrics: bool = True,
+) -> Task:
+    """Score an audio generator on instructions with the dynamic-rubric judge.
+
+    Args:
+        instructions: JSONL or CSV file (instruction, text, domain, id, rubric) when source=file.
+        source: file, or bench (the positive captions of the bench, with their rubrics).
+        dataset: bench dataset for source=bench (hub id or local path).
+        language: bench language for source=bench.
+        subsets: bench subsets for source=bench.
+        limit: keep at most this many instructions.
+        shuffle: shuffle with `seed` before `limit`.
+        seed: shuffle seed.
+        mode: judge mode (logits, generate, holistic).
+        prompt_language: judge prompt language.
+        rubric_language: language of decomposed rubric questions.
+        threshold: score at which a sample passes.
+        clean: run the cleaning pass after decomposition.
+        use_bench_rubrics: for source=bench, judge with the bench's rubrics instead of decomposing again.
+    """
+    check_judge_args(mode, prompt_language, "skip", threshold)
+    if source == "bench":
+        load = load_bench(dataset, language, subsets=subsets, labels="yes", limit=limit, shuffle=shuffle, seed=seed, read_audio=False)
+        rows = [
+            InstructionRow(r.uuid, r.caption, None, SUBSET_DOMAIN.get(r.subset, DEFAULT_DOMAIN), r.rubric if use_bench_rubrics else None)
+            for r in load.rows
+        ]
+        location = load.source
+    elif source == "file":
+        if not instructions:
+            raise DatasetError("instruct needs -T instructions=<file.jsonl|file.csv> (or -T source=bench)")
+        rows = read_instructions(instructions)
+        if shuffle:
+            import random
+
+            random.Random(seed).shuffle(rows)
+        rows = rows[:limit] if limit is not None else rows
+        location = str(instructions)
+    else:
+        raise DatasetError(f"unknown source {source!r}; use file or bench")
+    if not rows:
+        raise DatasetError(f"no instructions to generate from {location}")
+    return Task(
+        name="instruct",
+        dataset=MemoryDataset([r.sample() for r in rows], name="instruct", location=location),
+        solver=generate(),
+        scorer=rubric_judge(
+            mode=mode,  # type: ignore[arg-type]
+            prompt_language=prompt_language,
+            rubric_language=rubric_language,
+            threshold=threshold,
+            clean=clean,
+        ),
+        version=TASK_VERSION,
+        metadata={
+            "prompt_version": PROMPT_VERSION,
+            "judge_mode": mode,
+            "threshold": threshold,
+            "prompt_language": prompt_language,
+            "rubric_language": rubric_language,
+            "source": source,
+            "instructions": location,
+        },
+    )
