@@ -254,3 +254,17 @@ def test_decomposer_text_reaches_the_model():
     asyncio.run(decompose(reply_judge(reply), "a slow waltz on solo piano", "music", "en", clean=False, use_cache=False))
     assert seen == ["Description:\na slow waltz on solo piano"]
     assert request_text  # imported helper is the one providers use
+
+
+def test_rubric_judge_grounding_flags_a_deaf_judge(tmp_path):
+    from judges import deaf
+
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, tone(), 16000)
+    samples = [Sample(id=f"s{i}", input="a tone", metadata={"audio": str(clip), "rubric": ITEMS}) for i in range(4)]
+    for judge, gap in ((scripted_judge(listening), 0.7), (scripted_judge(deaf), 0.0)):
+        task = Task(dataset=samples, solver=[], scorer=rubric_judge(audio_field="audio", grounding=1.0))
+        log = eval(task, model=judge, model_roles={"judge": judge}, display="none", log_dir=str(tmp_path / "logs"))[0]
+        metrics = {k: v.value for k, v in log.results.scores[0].metrics.items()}
+        assert metrics["grounding_samples"] == 4
+        assert metrics["grounding_gap_silence"] == pytest.approx(gap)

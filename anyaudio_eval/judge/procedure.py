@@ -60,6 +60,7 @@ class JudgeResult(BaseModel):
     mode: str
     prompt_language: str
     prompt_version: str = PROMPT_VERSION
+    temperature: float = 0.0
     score: float | None = None
     items: list[ItemVerdict] = Field(default_factory=list)
     error: str | None = None
@@ -87,14 +88,17 @@ async def judge_audio(
     mode: JudgeMode = "logits",
     prompt_language: str = "zh",
     caption: str | None = None,
+    temperature: float = 0.0,
 ) -> JudgeResult:
     """Judge one clip (an inline data URI) against rubric items.
 
     Model errors that survive Inspect's retries are returned as `JudgeResult.error`, never as a score.
+    `temperature` stays 0 (the method's setting) unless a stability study asks otherwise.
     """
     if mode not in JUDGE_MODES:
         raise ValueError(f"unknown judge mode {mode!r}; use one of {', '.join(JUDGE_MODES)}")
-    result = JudgeResult(mode=mode, prompt_language=prompt_language)
+    result = JudgeResult(mode=mode, prompt_language=prompt_language, temperature=temperature)
+    logits_config = LOGITS_CONFIG.merge(GenerateConfig(temperature=temperature))
     if mode == "holistic":
         if caption is None:
             raise ValueError("holistic mode needs the caption")
@@ -104,7 +108,7 @@ async def judge_audio(
         return result
     try:
         if mode == "generate":
-            result.items = await _judge_list(model, audio, items, prompt_language)
+            result.items = await _judge_list(model, audio, items, prompt_language, temperature)
         else:
             system = judge_system_prompt(mode, prompt_language)
             texts = (
@@ -114,7 +118,7 @@ async def judge_audio(
             )
             outputs = await collect(
                 *[
-                    model.generate(judge_messages(audio, text, system), config=LOGITS_CONFIG)
+                    model.generate(judge_messages(audio, text, system), config=logits_config)
                     for text in texts
                 ]
             )
@@ -174,10 +178,10 @@ def _evidence_of(output: ModelOutput) -> str:
 
 
 async def _judge_list(
-    model: Model, audio: str, items: Sequence[RubricItem], prompt_language: str
+    model: Model, audio: str, items: Sequence[RubricItem], prompt_language: str, temperature: float
 ) -> list[ItemVerdict]:
     messages = judge_messages(audio, item_list_prompt(items, prompt_language), judge_system_prompt("generate", prompt_language))
-    output = await model.generate(messages, config=GENERATE_CONFIG)
+    output = await model.generate(messages, config=GENERATE_CONFIG.merge(GenerateConfig(temperature=temperature)))
     text = output.completion if output.choices else ""
     parsed = parse_answer_list(text, len(items))
     verdicts = []

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from inspect_ai.model import ChatMessageUser, ContentAudio, ModelOutput, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
+from inspect_ai.util import materialize_media
 
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.checklist import render_checklist
+from anyaudio_eval.judge.grounding import grounding_check
 from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
 
 RESULT_KEY = "judge_result"
+GROUNDING_KEY = "grounding"
+# Set by the task builder on the seeded share of samples that get the grounding check.
+SWAP_AUDIO_FIELD = "grounding_swap_audio"
 EMPTY_RUBRIC_POLICIES = ("skip", "holistic")
 
 
@@ -25,7 +30,12 @@ def sample_audio(state: TaskState) -> str | None:
 
 
 @solver
-def judge_rubric(mode: JudgeMode = "logits", prompt_language: str = "zh", empty_rubric: str = "skip") -> Solver:
+def judge_rubric(
+    mode: JudgeMode = "logits",
+    prompt_language: str = "zh",
+    empty_rubric: str = "skip",
+    temperature: float = 0.0,
+) -> Solver:
     """Judge the sample's audio against its rubric with the model under test; the result goes to the store."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
@@ -35,6 +45,7 @@ def judge_rubric(mode: JudgeMode = "logits", prompt_language: str = "zh", empty_
         sample_mode = mode
         if mode != "holistic" and not items and empty_rubric == "holistic":
             sample_mode = "holistic"
+        model = get_model()
         if audio is None:
             result = JudgeResult(mode=sample_mode, prompt_language=prompt_language, error="sample has no audio")
         elif sample_mode != "holistic" and not items:
@@ -44,11 +55,24 @@ def judge_rubric(mode: JudgeMode = "logits", prompt_language: str = "zh", empty_
                 error="empty rubric (skipped; -T empty_rubric=holistic judges it against the caption)",
             )
         else:
-            result = await judge_audio(
-                get_model(), audio, items, sample_mode, prompt_language, caption=meta.get("caption")
-            )
+            caption = meta.get("caption")
+            result = await judge_audio(model, audio, items, sample_mode, prompt_language, caption, temperature)
+            swap_path = meta.get(SWAP_AUDIO_FIELD)
+            if swap_path and result.score is not None:
+                check = await grounding_check(
+                    model,
+                    result,
+                    audio,
+                    items,
+                    sample_mode,
+                    prompt_language,
+                    caption,
+                    swap_audio=await materialize_media(swap_path),
+                    swap_source=str(meta.get("grounding_swap_uuid", "")),
+                )
+                state.store.set(GROUNDING_KEY, check.model_dump())
         state.store.set(RESULT_KEY, result.model_dump())
-        state.output = ModelOutput.from_content(model=str(get_model()), content=render_checklist(result))
+        state.output = ModelOutput.from_content(model=str(model), content=render_checklist(result))
         return state
 
     return solve

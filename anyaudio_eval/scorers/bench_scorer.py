@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -9,9 +10,19 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, Value,
 from inspect_ai.solver import TaskState
 
 from anyaudio_eval.judge.checklist import render_checklist
+from anyaudio_eval.judge.grounding import NOT_LISTENING_GAP
 from anyaudio_eval.judge.procedure import JudgeResult
-from anyaudio_eval.judge.solver import RESULT_KEY
-from anyaudio_eval.scorers.metrics import ItemRecord, Record, bench_summary, item_summary
+from anyaudio_eval.judge.solver import GROUNDING_KEY, RESULT_KEY
+from anyaudio_eval.scorers.metrics import (
+    ItemRecord,
+    Record,
+    bench_summary,
+    grounding_summary,
+    item_summary,
+    stability_summary,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def record_from_metadata(meta: dict[str, Any] | None) -> Record | None:
@@ -40,9 +51,33 @@ def bench_metrics() -> Metric:
         metas = [s.score.metadata for s in scores]
         records = [r for r in (record_from_metadata(m) for m in metas) if r is not None]
         threshold = next((float(m["threshold"]) for m in metas if m and "threshold" in m), 0.5)
-        return bench_summary(records, threshold)
+        out = bench_summary(records, threshold)
+        out.update(reliability_summary([m for m in metas if m], threshold))
+        return out
 
     return compute
+
+
+def reliability_summary(metas: list[dict[str, Any]], threshold: float) -> dict[str, float]:
+    """Grounding gap, epoch stability and sampling temperature, with warnings a user should not miss."""
+    out: dict[str, float] = {}
+    checks = [(str(m.get("label")), m["grounding"]) for m in metas if m.get("grounding")]
+    if checks:
+        out.update(grounding_summary(checks))
+        gap = out.get("grounding_gap_swap", float("nan"))
+        if not math.isnan(gap) and gap < NOT_LISTENING_GAP:
+            out["grounding_warning"] = 1.0
+            logger.warning(
+                f"grounding gap {gap:.3f} on positives (true audio vs another clip): this judge may not be listening"
+            )
+        else:
+            out["grounding_warning"] = 0.0
+    out.update(stability_summary([m.get("epoch_scores") or [] for m in metas], threshold))
+    temperatures = [float(m.get("temperature") or 0.0) for m in metas]
+    if temperatures and max(temperatures) > 0:
+        out["judge_temperature"] = max(temperatures)
+        logger.warning(f"the judge ran at temperature {max(temperatures)}: verdicts are sampled, not greedy")
+    return out
 
 
 @metric
@@ -79,8 +114,12 @@ def bench_alignment(threshold: float = 0.5) -> Scorer:
         if raw is None:
             return Score.unscored(reason="scoring_failed", explanation="the judge did not run", metadata=context)
         result = JudgeResult.model_validate(raw)
+        grounding = state.store.get(GROUNDING_KEY)
+        if grounding:
+            context["grounding"] = grounding
         context.update(
             mode=result.mode,
+            temperature=result.temperature,
             prompt_version=result.prompt_version,
             n_items=len(result.items),
             n_unparsed=result.n_unparsed,

@@ -159,3 +159,33 @@ def item_summary(items: Sequence[ItemRecord]) -> dict[str, float]:
             out[f"item_acc_{dim}"] = acc(answered_dim)
         out[f"item_abstain_{dim}"] = 1 - len(answered_dim) / len(xs)
     return out
+
+
+def grounding_summary(checks: Sequence[tuple[str, dict]]) -> dict[str, float]:
+    """From (label, grounding check) pairs: the score gap true-vs-wrong audio on positives, and stability."""
+    positives = [c for label, c in checks if label == "yes"]
+    out: dict[str, float] = {"grounding_samples": float(len(checks))}
+    for variant in ("swap", "silence"):
+        gaps = [
+            c["score_true"] - c[f"score_{variant}"]
+            for c in positives
+            if c.get("score_true") is not None and c.get(f"score_{variant}") is not None
+        ]
+        out[f"grounding_gap_{variant}"] = _mean(gaps)
+        unchanged = [c[f"unchanged_{variant}"] for _, c in checks if c.get(f"unchanged_{variant}") is not None]
+        out[f"unchanged_items_{variant}"] = _mean(unchanged)
+    return out
+
+
+def stability_summary(epoch_scores: Sequence[Sequence[float]], threshold: float) -> dict[str, float]:
+    """Across epochs: mean and max per-sample score range, and the share of samples whose verdict changed."""
+    multi = [s for s in epoch_scores if len(s) > 1]
+    if not multi:
+        return {}
+    ranges = [max(s) - min(s) for s in multi]
+    changed = [len({x >= threshold for x in s}) > 1 for s in multi]
+    return {
+        "epoch_score_range_mean": _mean(ranges),
+        "epoch_score_range_max": max(ranges),
+        "epoch_verdict_change_share": _mean([float(c) for c in changed]),
+    }

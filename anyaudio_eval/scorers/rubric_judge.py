@@ -9,6 +9,7 @@ with `--model-role judge=<audio LLM>` and, unless the samples carry rubrics, `--
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from typing import Any
 
@@ -19,8 +20,10 @@ from inspect_ai.util import materialize_media
 
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.checklist import render_checklist
+from anyaudio_eval.judge.grounding import grounding_check, spectrum_matched_noise
 from anyaudio_eval.judge.procedure import JudgeMode, judge_audio
 from anyaudio_eval.rubric.decompose import decompose
+from anyaudio_eval.scorers.metrics import grounding_summary
 
 DEFAULT_DOMAIN = "mix"
 TOP_FAILING_DIMENSIONS = 10
@@ -45,6 +48,11 @@ def _role_model(role: str, what: str) -> Model:
         ) from ex
 
 
+def _selected(sample_id: Any, share: float, seed: int) -> bool:
+    digest = hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
 @metric
 def generator_metrics(threshold: float = 0.5) -> Metric:
     """Pass rate, mean score per domain, and the dimensions whose items fail most often."""
@@ -67,6 +75,9 @@ def generator_metrics(threshold: float = 0.5) -> Metric:
                     fails[item.get("dimension") or "?"].append(float(item["p_yes"] < 0.5))
         for domain, xs in sorted(by_domain.items()):
             out[f"score_{domain}"] = sum(xs) / len(xs)
+        checks = [("yes", m["grounding"]) for m in metas if m.get("grounding")]
+        if checks:  # generated clips are all meant to match: every checked sample counts as a positive
+            out.update(grounding_summary(checks))
         ranked = sorted(fails.items(), key=lambda kv: (-sum(kv[1]) / len(kv[1]), -len(kv[1]), kv[0]))
         for dimension, xs in ranked[:TOP_FAILING_DIMENSIONS]:
             out[f"fail_rate_{dimension}"] = sum(xs) / len(xs)
@@ -85,6 +96,8 @@ def rubric_judge(
     judge_role: str = "judge",
     decomposer_role: str = "decomposer",
     clean: bool = True,
+    grounding: float = 0.0,
+    seed: int = 0,
 ) -> Scorer:
     """Alignment score in [0, 1] of the generated audio with the sample's instruction.
 
@@ -97,6 +110,9 @@ def rubric_judge(
         judge_role: model role of the audio judge.
         decomposer_role: model role of the text LLM that writes rubrics (only for samples without one).
         clean: run the cleaning pass that removes items not grounded in the instruction.
+        grounding: share of samples (chosen by a seeded hash of the sample id) judged again with silence and
+            with spectrum-matched noise of the clip, to measure whether the judge listens.
+        seed: seed of the grounding selection.
     """
 
     async def score(state: TaskState, target: Target) -> Score:
@@ -111,8 +127,12 @@ def rubric_judge(
         else:
             audio = output_audio(state)
         if audio is None:
-            reason = state.output.error if state.output and state.output.error else "the model returned no audio"
-            return Score.unscored(reason="no_response", explanation=reason, metadata={**context, "error": reason})
+            reason = (
+                state.output.error if state.output and state.output.error else "the model returned no audio"
+            )
+            return Score.unscored(
+                reason="no_response", explanation=reason, metadata={**context, "error": reason}
+            )
 
         if meta.get("rubric"):
             items = [RubricItem.model_validate(item) for item in meta["rubric"]]
@@ -132,7 +152,9 @@ def rubric_judge(
             )
             if decomposition.error:
                 return Score.unscored(
-                    reason="grader_failed", explanation=decomposition.error, metadata={**context, "error": decomposition.error}
+                    reason="grader_failed",
+                    explanation=decomposition.error,
+                    metadata={**context, "error": decomposition.error},
                 )
             items = decomposition.items
 
@@ -147,8 +169,23 @@ def rubric_judge(
         )
         if result.score is None:
             return Score.unscored(
-                reason="grader_failed", explanation=render_checklist(result), metadata={**context, "error": result.error}
+                reason="grader_failed",
+                explanation=render_checklist(result),
+                metadata={**context, "error": result.error},
             )
+        if grounding > 0 and _selected(state.sample_id, grounding, seed):
+            check = await grounding_check(
+                judge,
+                result,
+                audio,
+                items,
+                mode,
+                prompt_language,
+                instruction,
+                swap_audio=spectrum_matched_noise(audio, seed),
+                swap_source="spectrum-matched noise",
+            )
+            context["grounding"] = check.model_dump()
         return Score(
             value=result.score,
             answer=f"{result.score:.3f}",

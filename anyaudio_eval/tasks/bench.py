@@ -26,6 +26,8 @@ def bench(
     strict: bool = False,
     revision: str | None = None,
     max_seconds: float = 600.0,
+    grounding: float = 0.0,
+    judge_temperature: float = 0.0,
 ) -> Task:
     """AnyAudio-Judge Bench: is each clip's yes/no match decision right?
 
@@ -45,6 +47,9 @@ def bench(
         strict: fail on the first bad row instead of skipping it.
         revision: hub revision to pin.
         max_seconds: longest clip accepted.
+        grounding: share of samples (seeded) judged again with another clip of the subset and with silence,
+            to measure whether the judge listens (e.g. 0.1).
+        judge_temperature: sampling temperature of the judge (0, the method's setting; > 0 is flagged).
     """
     check_judge_args(mode, prompt_language, empty_rubric, threshold)
     load = load_bench(
@@ -61,4 +66,14 @@ def bench(
         max_seconds=max_seconds,
         progress=True,
     )
-    return judge_task(load, "bench", mode, threshold, prompt_language, empty_rubric)
+    return judge_task(
+        load,
+        "bench",
+        mode,
+        threshold,
+        prompt_language,
+        empty_rubric,
+        grounding=grounding,
+        seed=seed,
+        temperature=judge_temperature,
+    )

@@ -2,32 +2,51 @@
 
 from __future__ import annotations
 
+import random
 import sys
+from collections.abc import Sequence
 from typing import Any
 
-from inspect_ai import Task
+from inspect_ai import Epochs, Task
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ChatMessageUser, ContentAudio, ContentText
+from inspect_ai.model import ChatMessageUser, ContentAudio, ContentText, GenerateConfig
 
 from anyaudio_eval.bench.loaders import BenchLoad
 from anyaudio_eval.bench.schema import BenchRow
-from anyaudio_eval.judge.procedure import JUDGE_MODES, LOGITS_CONFIG
-from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, judge_rubric
+from anyaudio_eval.judge.procedure import GENERATE_CONFIG, JUDGE_MODES, LOGITS_CONFIG
+from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, SWAP_AUDIO_FIELD, judge_rubric
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES, PROMPT_VERSION
 from anyaudio_eval.scorers.bench_scorer import bench_alignment, bench_metrics, item_metrics
+from anyaudio_eval.scorers.epochs import bench_epochs
 
 # Bump whenever prompts, parsing, scoring or metrics change.
 TASK_VERSION = "1.0.0"
 
 
-def row_sample(row: BenchRow) -> Sample:
+def row_sample(row: BenchRow, extra: dict[str, Any] | None = None) -> Sample:
     # The audio stays a cached file path; Inspect inlines it as a data URI when the sample starts.
     return Sample(
         id=row.uuid,
         input=[ChatMessageUser(content=[ContentAudio(audio=row.audio, format="wav"), ContentText(text=row.caption)])],
         target=row.label,
-        metadata=row.metadata(),
+        metadata={**row.metadata(), **(extra or {})},
     )
+
+
+def grounding_partners(rows: Sequence[BenchRow], share: float, seed: int) -> dict[str, BenchRow]:
+    """A seeded `share` of rows, each paired with another row of its subset whose audio differs."""
+    if share <= 0:
+        return {}
+    if share > 1:
+        raise ValueError(f"grounding must be a share in (0, 1], got {share}")
+    rng = random.Random(f"grounding-{seed}")
+    chosen = rng.sample(list(rows), max(1, round(share * len(rows))))
+    partners: dict[str, BenchRow] = {}
+    for row in chosen:
+        others = [r for r in rows if r.subset == row.subset and r.audio != row.audio]
+        if others:
+            partners[row.uuid] = rng.choice(others)
+    return partners
 
 
 def check_judge_args(mode: str, prompt_language: str, empty_rubric: str, threshold: float) -> None:
@@ -64,18 +83,29 @@ def judge_task(
     empty_rubric: str,
     extra_metadata: dict[str, Any] | None = None,
     item_level: bool = False,
+    grounding: float = 0.0,
+    seed: int = 0,
+    temperature: float = 0.0,
 ) -> Task:
-    """`item_level` adds agreement with gold item labels (only datasets that have them)."""
+    """`item_level` adds agreement with gold item labels (only datasets that have them); `grounding`
+    judges a seeded share of samples again with another clip of the subset and with silence."""
     check_judge_args(mode, prompt_language, empty_rubric, threshold)
     report_skipped(load)
     if not load.rows:
         raise ValueError(f"no rows left to evaluate from {load.source} after filtering ({len(load.skipped)} skipped)")
+    partners = grounding_partners(load.rows, float(grounding), seed)
+    samples = [
+        row_sample(r, {SWAP_AUDIO_FIELD: partners[r.uuid].audio, "grounding_swap_uuid": partners[r.uuid].uuid} if r.uuid in partners else None)
+        for r in load.rows
+    ]
     return Task(
         name=name,
-        dataset=MemoryDataset([row_sample(r) for r in load.rows], name=name, location=load.source),
-        solver=judge_rubric(mode=mode, prompt_language=prompt_language, empty_rubric=empty_rubric),  # type: ignore[arg-type]
+        dataset=MemoryDataset(samples, name=name, location=load.source),
+        solver=judge_rubric(mode=mode, prompt_language=prompt_language, empty_rubric=empty_rubric, temperature=temperature),  # type: ignore[arg-type]
         scorer=bench_alignment(threshold=threshold),
         metrics=[bench_metrics(), item_metrics()] if item_level else None,
+        # A bare --epochs N keeps this reducer, which records every epoch's score for stability metrics.
+        epochs=Epochs(1, bench_epochs()),
         version=TASK_VERSION,
         metadata={
             "prompt_version": PROMPT_VERSION,
@@ -83,7 +113,11 @@ def judge_task(
             "threshold": threshold,
             "prompt_language": prompt_language,
             "empty_rubric": empty_rubric,
-            "judge_generate_config": LOGITS_CONFIG.model_dump(exclude_none=True) if mode != "generate" else None,
+            "grounding": grounding,
+            "judge_temperature": temperature,
+            "judge_generate_config": (LOGITS_CONFIG if mode != "generate" else GENERATE_CONFIG)
+            .merge(GenerateConfig(temperature=temperature))
+            .model_dump(exclude_none=True),
             "dataset": load.summary(),
             **(extra_metadata or {}),
         },

@@ -1,0 +1,34 @@
+"""Epoch reducer that keeps what the bench metrics need and records each epoch's score."""
+
+from __future__ import annotations
+
+import math
+
+from inspect_ai.scorer import Score, ScoreReducer, score_reducer
+
+
+@score_reducer(name="bench_epochs")
+def bench_epochs() -> ScoreReducer:
+    """Mean correctness and mean score over epochs; metadata keeps every epoch's score for stability metrics."""
+
+    def reduce(scores: list[Score]) -> Score:
+        scored = [s for s in scores if not (isinstance(s.value, float) and math.isnan(s.value))]
+        if not scored:
+            return scores[0]
+        if len(scores) == 1:
+            return scored[0]
+        values = [float(s.value) for s in scored]  # type: ignore[arg-type]
+        epoch_scores = [float((s.metadata or {})["score"]) for s in scored if (s.metadata or {}).get("score") is not None]
+        metadata = dict(scored[0].metadata or {})
+        if epoch_scores:
+            metadata["score"] = sum(epoch_scores) / len(epoch_scores)
+        metadata["epoch_scores"] = epoch_scores
+        metadata["epochs_unscored"] = len(scores) - len(scored)
+        return Score(
+            value=sum(values) / len(values),
+            answer=scored[0].answer,
+            explanation=scored[0].explanation,
+            metadata=metadata,
+        )
+
+    return reduce
