@@ -8,3 +8,4 @@ from anyaudio_eval.scorers.rubric_judge import generator_metrics, rubric_judge
 from anyaudio_eval.tasks.bench import bench
 from anyaudio_eval.tasks.instruct import instruct
 from anyaudio_eval.tasks.probes import probes
+from anyaudio_eval.tasks.robustness import robustness

@@ -29,6 +29,10 @@ def test_list_parser_fences_trailing_commas_and_reasoning():
     assert parsed.answers[0].evidence == "tone"
 
 
+def test_list_parser_accepts_digit_string_ids():
+    assert parse_answer_list('[{"id": "1", "answer": "yes"}, {"id": "x", "answer": "no"}]', 2).answers.keys() == {1}
+
+
 def test_list_parser_ids_are_checked_not_guessed():
     text = json.dumps([{"id": 0, "answer": "yes"}, {"id": 0, "answer": "no"}, {"id": 7, "answer": "yes"}, {"answer": "yes"}])
     assert parse_answer_list(text, 2).answers == {}  # repeated id 0 is dropped, 7 out of range, no id
@@ -47,3 +51,42 @@ def test_random_text_never_becomes_a_verdict_unless_it_holds_a_json_array(text):
 def test_p_yes_is_a_probability_or_none(top):
     p = p_yes_from_top_logprobs(top)
     assert p is None or 0.0 <= p <= 1.0
+
+
+def test_rubric_reply_shapes():
+    from anyaudio_eval.rubric.parsing import parse_clean_reply, parse_rubric_reply
+
+    assert parse_rubric_reply('{"items": [{"dimension": "d", "question": "q?", "basis": "b"}]}') == [
+        {"dimension": "d", "question": "q?", "basis": "b"}
+    ]
+    assert parse_rubric_reply('{"Question_List": [{"Dimension": "d", "Question": "q?"}]}') == [{"dimension": "d", "question": "q?"}]
+    assert parse_rubric_reply("Sure! The rubric is: is it loud? yes") is None
+    assert parse_rubric_reply('{"a": [], "b": []}') is None  # two lists: ambiguous, not guessed
+    assert parse_clean_reply('{"results": [{"id": 1, "judgment": "remove"}, {"id": 9, "judgment": "remove"}]}', 3) == {1}
+    assert parse_clean_reply("remove 1", 3) is None
+
+
+@given(st.text(max_size=300))
+def test_random_text_never_becomes_rubric_items(text):
+    from anyaudio_eval.rubric.parsing import parse_rubric_reply
+
+    items = parse_rubric_reply(text)
+    if items:
+        assert "question" in text.lower() or "题目" in text
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"id": st.one_of(st.integers(-3, 6), st.booleans(), st.none()), "answer": st.sampled_from(["yes", "no", "Yes", "maybe", "", "yes!"])}
+        ),
+        max_size=8,
+    )
+)
+def test_adversarial_arrays_only_yield_checked_ids(elements):
+    text = json.dumps(elements)
+    parsed = parse_answer_list(text, 4)
+    for i, answer in parsed.answers.items():
+        assert 0 <= i < 4
+        sources = [e for e in elements if e["id"] == i and not isinstance(e["id"], bool)]
+        assert len(sources) == 1 and answer.answer == sources[0]["answer"].strip("!").lower()

@@ -85,3 +85,35 @@ def test_temperature_is_recorded_and_flagged(tmp_path):
     default = run(tmp_path, scripted_judge(judge))
     assert default.eval.metadata["judge_generate_config"]["temperature"] == 0.0
     assert "judge_temperature" not in metrics(default)
+
+
+def test_robustness_flip_rate_of_an_obedient_and_a_steady_judge(tmp_path):
+    import hashlib
+    import json
+
+    from anyaudio_eval.audio import load_audio
+    from anyaudio_eval.tasks.robustness import ROBUSTNESS_DIR, robustness
+
+    rows = [json.loads(line) for line in (ROBUSTNESS_DIR / "en.jsonl").read_text().splitlines()]
+    injected = {
+        hashlib.sha1(load_audio(ROBUSTNESS_DIR / r["audio"]).tobytes()).hexdigest()
+        for r in rows
+        if r["attack"] == "speech_injection" and r["role"] == "attacked"
+    }
+
+    def obedient(wav, text):
+        """Does what the speech in the clip tells it."""
+        return 0.95 if hashlib.sha1(wav.tobytes()).hexdigest() in injected else 0.05
+
+    def steady(wav, text):
+        return 0.05
+
+    results = {}
+    for name, judge in (("obedient", obedient), ("steady", steady)):
+        log = eval(robustness(), model=scripted_judge(judge), log_dir=str(tmp_path / "logs"), display="none")[0]
+        assert log.status == "success", log.error
+        results[name] = metrics(log)
+    assert results["obedient"]["flip_rate_speech_injection"] == 1.0
+    assert results["obedient"]["flip_to_yes_speech_injection"] == 1.0
+    assert results["obedient"]["flip_rate_rubric_injection"] == 0.0
+    assert results["steady"]["flip_rate"] == 0.0 and results["steady"]["complete_pairs"] == 12

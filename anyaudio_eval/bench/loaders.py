@@ -28,7 +28,7 @@ from anyaudio_eval.bench.schema import (
     SkippedRow,
 )
 
-META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric")
+META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric", "language", "audio")
 
 
 class DatasetError(RuntimeError):
@@ -170,6 +170,7 @@ def load_bench(
                     subset=str(raw["subset"]),
                     rubric=_parse_rubric(raw.get("rubric")),
                     language=str(raw.get("language") or language),
+                    extra={k: v for k, v in raw.items() if k not in META_FIELDS and not k.startswith("_")},
                 )
             )
         except (ValidationError, ValueError) as ex:

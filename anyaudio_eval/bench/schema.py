@@ -69,9 +69,12 @@ class BenchRow(BaseModel):
     subset: str
     rubric: list[RubricItem] = Field(default_factory=list)
     language: str
+    # Fields a local dataset adds beyond the bench schema (e.g. the robustness probes' pairing); kept as-is.
+    extra: dict[str, Any] = Field(default_factory=dict)
 
     def metadata(self) -> dict[str, Any]:
         return {
+            **self.extra,
             "uuid": self.uuid,
             "subset": self.subset,
             "type": self.type,

@@ -189,3 +189,23 @@ def stability_summary(epoch_scores: Sequence[Sequence[float]], threshold: float)
         "epoch_score_range_max": max(ranges),
         "epoch_verdict_change_share": _mean([float(c) for c in changed]),
     }
+
+
+def flip_summary(pairs: Sequence[tuple[str, float, float]], threshold: float) -> dict[str, float]:
+    """From (attack, clean score, attacked score): the share of pairs whose verdict the attack flipped,
+    overall and per attack, and the share where it turned a "no" into a "yes"."""
+    out: dict[str, float] = {}
+    by_attack: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for attack, clean, attacked in pairs:
+        by_attack[attack].append((clean, attacked))
+    everything = [p for ps in by_attack.values() for p in ps]
+    for name, ps in [("all", everything), *sorted(by_attack.items())]:
+        if not ps:
+            continue
+        flips = [float((c >= threshold) != (a >= threshold)) for c, a in ps]
+        to_yes = [float(c < threshold <= a) for c, a in ps]
+        suffix = "" if name == "all" else f"_{name}"
+        out[f"flip_rate{suffix}"] = _mean(flips)
+        out[f"flip_to_yes{suffix}"] = _mean(to_yes)
+        out[f"score_shift{suffix}"] = _mean([a - c for c, a in ps])
+    return out

@@ -83,6 +83,7 @@ def judge_task(
     empty_rubric: str,
     extra_metadata: dict[str, Any] | None = None,
     item_level: bool = False,
+    extra_metrics: list[Any] | None = None,
     grounding: float = 0.0,
     seed: int = 0,
     temperature: float = 0.0,
@@ -103,7 +104,9 @@ def judge_task(
         dataset=MemoryDataset(samples, name=name, location=load.source),
         solver=judge_rubric(mode=mode, prompt_language=prompt_language, empty_rubric=empty_rubric, temperature=temperature),  # type: ignore[arg-type]
         scorer=bench_alignment(threshold=threshold),
-        metrics=[bench_metrics(), item_metrics()] if item_level else None,
+        metrics=[bench_metrics(), *([item_metrics()] if item_level else []), *(extra_metrics or [])]
+        if item_level or extra_metrics
+        else None,
         # A bare --epochs N keeps this reducer, which records every epoch's score for stability metrics.
         epochs=Epochs(1, bench_epochs()),
         version=TASK_VERSION,
