@@ -102,6 +102,7 @@ def parse_answer_list(text: str | None, n: int) -> ListParse:
         return ListParse(answers={}, error="no JSON array in the reply")
     answers: dict[int, ParsedAnswer] = {}
     repeated: set[int] = set()
+    seen_ids: set[int] = set()
     for element in data:
         if not isinstance(element, dict):
             continue
@@ -112,12 +113,13 @@ def parse_answer_list(text: str | None, n: int) -> ListParse:
             raw_id = int(raw_id.strip())
         if not isinstance(raw_id, int) or not 0 <= raw_id < n:
             continue
+        if raw_id in seen_ids:  # any second element for an id makes the id ambiguous
+            repeated.add(raw_id)
+            continue
+        seen_ids.add(raw_id)
         answer = element.get("answer")
         verdict = token_answer(answer) if isinstance(answer, str) else None
         if verdict is None:
-            continue
-        if raw_id in answers:
-            repeated.add(raw_id)
             continue
         evidence = element.get("evidence")
         answers[raw_id] = ParsedAnswer(
