@@ -26,6 +26,45 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _judge(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+    from pathlib import Path
+
+    from anyaudio_eval.judge.checklist import render_checklist
+    from anyaudio_eval.reward import alignment_reward_async
+
+    rubric = None
+    if args.rubric:
+        raw = json.loads(Path(args.rubric).read_text(encoding="utf-8"))
+        rubric = raw.get("items", raw) if isinstance(raw, dict) else raw
+    try:
+        result = asyncio.run(
+            alignment_reward_async(
+                Path(args.audio),
+                instruction=args.caption,
+                rubric=rubric,
+                judge=args.model,
+                decomposer=args.decomposer,
+                domain=args.domain,
+                mode=args.mode,
+                prompt_language=args.prompt_language,
+                rubric_language=args.rubric_language,
+            )
+        )
+    except (ValueError, OSError) as ex:
+        print(f"anyaudio judge: {ex}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(render_checklist(result)))
+    return 0 if result.score is not None else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anyaudio", description="AnyAudio-Judge evaluation tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--threshold", type=float, help="decision threshold (default: the one each run used)")
     report.add_argument("--latest", action="store_true", help="in a folder, use only the newest log")
     report.set_defaults(func=_report)
+
+    judge = sub.add_parser("judge", help="judge one clip against a caption or a rubric")
+    judge.add_argument("audio", help="audio file (wav, flac, ogg, mp3)")
+    judge.add_argument("--caption", help="the instruction the clip should follow")
+    judge.add_argument("--rubric", help='JSON file: [{"dimension", "question", "basis"}] or {"items": [...]}')
+    judge.add_argument("--model", default="acoustic/default", help="judge model (default: the offline acoustic judge)")
+    judge.add_argument("--decomposer", help="text model that writes the rubric from --caption")
+    judge.add_argument("--domain", default="mix", choices=["speech", "sound", "music", "mix"])
+    judge.add_argument("--mode", default="logits", choices=["logits", "generate", "holistic"])
+    judge.add_argument("--prompt-language", default="zh", choices=["zh", "en"])
+    judge.add_argument("--rubric-language", default="zh", choices=["zh", "en"])
+    judge.add_argument("--json", action="store_true", help="print the full result as JSON")
+    judge.set_defaults(func=_judge)
     return parser
 
 

@@ -93,6 +93,11 @@ def table_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[st
         by_judge.setdefault(s.judge, []).append(s)
     rows = []
     for judge, group in by_judge.items():
+        # A rerun of the same judge on the same language replaces the earlier log (logs come oldest first).
+        newest: dict[frozenset[str], LogSummary] = {}
+        for s in group:
+            newest[frozenset(r.language for r in s.records)] = s
+        group = list(newest.values())
         records = [r for s in group for r in s.records]
         threshold = group[0].threshold
         row = [judge]
