@@ -8,7 +8,7 @@ share the longest possible prefix and servers with prefix caching reuse it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from inspect_ai.model import (
     ChatMessage,
@@ -68,6 +68,17 @@ class JudgeResult(BaseModel):
     @property
     def n_unparsed(self) -> int:
         return sum(not item.parsed for item in self.items)
+
+    def score_metadata(self) -> dict[str, Any]:
+        """What every scorer logs about a judgment (the metrics and `anyaudio report` read it back)."""
+        return {
+            "mode": self.mode,
+            "temperature": self.temperature,
+            "prompt_version": self.prompt_version,
+            "n_items": len(self.items),
+            "n_unparsed": self.n_unparsed,
+            "items": [item.model_dump(exclude={"raw"}) for item in self.items],
+        }
 
 
 def holistic_item(caption: str, language: str) -> RubricItem:

@@ -119,14 +119,7 @@ def bench_alignment(threshold: float = 0.5) -> Scorer:
         grounding = state.store.get(GROUNDING_KEY)
         if grounding:
             context["grounding"] = grounding
-        context.update(
-            mode=result.mode,
-            temperature=result.temperature,
-            prompt_version=result.prompt_version,
-            n_items=len(result.items),
-            n_unparsed=result.n_unparsed,
-            items=[item.model_dump(exclude={"raw"}) for item in result.items],
-        )
+        context.update(result.score_metadata())
         if result.score is None:
             return Score.unscored(
                 reason="grader_failed", explanation=render_checklist(result), metadata={**context, "error": result.error}

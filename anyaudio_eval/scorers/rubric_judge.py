@@ -160,13 +160,7 @@ def rubric_judge(
 
         judge = _role_model(judge_role, "judge (an audio-capable model)")
         result = await judge_audio(judge, audio, items, mode, prompt_language, caption=instruction)
-        context.update(
-            mode=result.mode,
-            prompt_version=result.prompt_version,
-            n_items=len(result.items),
-            n_unparsed=result.n_unparsed,
-            items=[item.model_dump(exclude={"raw"}) for item in result.items],
-        )
+        context.update(result.score_metadata())
         if result.score is None:
             return Score.unscored(
                 reason="grader_failed",
