@@ -9,3 +9,11 @@ def acoustic_api() -> type:
     from anyaudio_eval.providers.acoustic import AcousticJudgeAPI
 
     return AcousticJudgeAPI
+
+
+@modelapi(name="audiollm")
+def audiollm_api() -> type:
+    """Local transformers audio LLM judge (`--model audiollm/<checkpoint dir>`): Qwen2.5-Omni, Qwen3-Omni, Qwen2-Audio."""
+    from anyaudio_eval.providers.local import LocalAudioLLM
+
+    return LocalAudioLLM

@@ -1,0 +1,282 @@
+"""The `audiollm/` provider on tiny random checkpoints built in the test (offline, CPU)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
+
+import anyaudio_eval.providers  # noqa: E402,F401  (registers audiollm)
+from anyaudio_eval.audio import audio_from_reference, wav_data_uri  # noqa: E402
+from anyaudio_eval.bench.schema import RubricItem  # noqa: E402
+from anyaudio_eval.judge.procedure import LOGITS_CONFIG, judge_messages  # noqa: E402
+from anyaudio_eval.models.tiny import ANSWER_TOKENS, CHAT_TEMPLATE, save_tiny, test_clip  # noqa: E402
+from anyaudio_eval.providers.local import LocalJudgeError, load_engine  # noqa: E402
+from anyaudio_eval.rubric.parsing import p_yes_from_top_logprobs  # noqa: E402
+from anyaudio_eval.rubric.prompts import item_prompt, judge_system_prompt  # noqa: E402
+
+SYSTEM = judge_system_prompt("logits", "zh")
+ITEMS = [
+    RubricItem(dimension="音高", question="是否有一个持续的音调？", basis=""),
+    RubricItem(dimension="响度", question="声音是否清晰可闻？", basis=""),
+    RubricItem(dimension="", question="Is there speech?", basis=""),
+    RubricItem(dimension="tempo", question="Is the tempo fast?", basis=""),
+]
+CHECKPOINTS = ["omni_thinker", "omni_full", "qwen2_audio"]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-checkpoints")
+    return {
+        "omni_thinker": save_tiny(root / "omni_thinker", family="omni", layout="thinker"),
+        "omni_full": save_tiny(root / "omni_full", family="omni", layout="full"),
+        "qwen2_audio": save_tiny(root / "qwen2_audio", family="qwen2_audio"),
+    }
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def p_yes(output) -> float:
+    first = output.choices[0].logprobs.content[0]
+    pairs = dict((t.token, t.logprob) for t in first.top_logprobs)
+    value = p_yes_from_top_logprobs(pairs.items())
+    assert value is not None
+    return value
+
+
+def messages(wav: np.ndarray, item: RubricItem):
+    return judge_messages(wav_data_uri(wav), item_prompt(item, "zh"), SYSTEM)
+
+
+async def score_all(model, wav, items=ITEMS, config=LOGITS_CONFIG):
+    return await asyncio.gather(*[model.generate(messages(wav, item), config=config) for item in items])
+
+
+# -- a direct transformers computation, independent of the provider's code ---------------------------------
+
+
+def direct_processor(path: Path, family: str):
+    from transformers import AutoTokenizer, WhisperFeatureExtractor
+
+    if family == "qwen2_audio":
+        return transformers.AutoProcessor.from_pretrained(path)
+    # The Omni processor needs pillow/torchvision for its image/video parts, which audio never uses.
+    from transformers import Qwen2_5OmniProcessor
+    from transformers.image_processing_utils import BaseImageProcessor
+    from transformers.video_processing_utils import BaseVideoProcessor
+
+    class AudioOnlyOmniProcessor(Qwen2_5OmniProcessor):
+        def check_argument_for_proper_class(self, name, arg):
+            if name in ("image_processor", "video_processor"):
+                return None
+            return super().check_argument_for_proper_class(name, arg)
+
+    dummies = []
+    for cls in (BaseImageProcessor, BaseVideoProcessor):
+        d = cls()
+        d.merge_size, d.temporal_patch_size = 2, 2
+        dummies.append(d)
+    return AudioOnlyOmniProcessor(
+        image_processor=dummies[0],
+        video_processor=dummies[1],
+        feature_extractor=WhisperFeatureExtractor.from_pretrained(path),
+        tokenizer=AutoTokenizer.from_pretrained(path),
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def direct_p_yes(path: Path, name: str, wav: np.ndarray, item: RubricItem) -> tuple[float, int]:
+    family = "qwen2_audio" if name == "qwen2_audio" else "omni"
+    if family == "qwen2_audio":
+        model = transformers.Qwen2AudioForConditionalGeneration.from_pretrained(path)
+    else:
+        config = transformers.AutoConfig.from_pretrained(path)
+        config = getattr(config, "thinker_config", config)
+        model = transformers.Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(path, config=config)
+    model.eval()
+    processor = direct_processor(path, family)
+    conversation = [
+        {"role": "system", "content": SYSTEM},
+        {
+            "role": "user",
+            "content": [
+                {"type": "audio", "audio": "clip"},
+                {"type": "text", "text": item_prompt(item, "zh")},
+            ],
+        },
+    ]
+    text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+    inputs = processor(text=text, audio=[wav], return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**inputs).logits[0, -1].float()
+        greedy = model.generate(
+            **inputs, max_new_tokens=1, do_sample=False, output_scores=True, return_dict_in_generate=True
+        )
+    # one forward's last position == greedy generate(max_new_tokens=1) scores
+    assert torch.allclose(greedy.scores[0][0].float(), logits, atol=1e-5)
+    probs = torch.softmax(logits, -1)
+    tok = processor.tokenizer
+    yes = sum(probs[tok.convert_tokens_to_ids(t)] for t in ANSWER_TOKENS if "es" in t)
+    no = sum(probs[tok.convert_tokens_to_ids(t)] for t in ANSWER_TOKENS if "o" in t and "es" not in t)
+    return float(yes / (yes + no)), inputs["input_ids"].shape[1]
+
+
+# -- tests ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CHECKPOINTS)
+def test_provider_p_yes_equals_direct_transformers(checkpoints, name):
+    path = checkpoints[name]
+    wav = test_clip(1.5, "tone", 330.0)
+    model = get_model(f"audiollm/{path}", prefix_cache=False)
+    output = run(model.generate(messages(wav, ITEMS[0]), config=LOGITS_CONFIG))
+    # the provider hears the clip as the 16-bit WAV data URI Inspect sends: so must the direct computation
+    expected, n_tokens = direct_p_yes(path, name, audio_from_reference(wav_data_uri(wav)), ITEMS[0])
+    assert p_yes(output) == pytest.approx(expected, abs=1e-5)
+    assert (
+        output.usage is not None and output.usage.input_tokens == n_tokens
+    )  # same prompt, same audio tokens
+    assert output.usage.output_tokens == 1
+
+
+def test_top_logprobs_always_hold_every_yes_no_variant(checkpoints):
+    model = get_model(f"audiollm/{checkpoints['omni_thinker']}")
+    output = run(
+        model.generate(
+            messages(test_clip(1.0), ITEMS[1]),
+            config=GenerateConfig(logprobs=True, top_logprobs=1, max_tokens=1),
+        )
+    )
+    tokens = {t.token for t in output.choices[0].logprobs.content[0].top_logprobs}
+    assert {"yes", "Yes", " yes", " Yes", "no", "No", " no", " No"} <= tokens
+
+
+@pytest.mark.parametrize("name", ["omni_full", "qwen2_audio"])
+def test_prefix_reuse_equals_no_reuse(checkpoints, name):
+    path = checkpoints[name]
+    clips = [test_clip(2.0, "tone", 440.0), test_clip(2.0, "noise", seed=1)]
+    plain = get_model(f"audiollm/{path}", prefix_cache=False)
+    reuse = get_model(f"audiollm/{path}", prefix_cache=True, batch_size=3)
+    engine = reuse.api.engine  # type: ignore[attr-defined]
+    assert engine is plain.api.engine  # type: ignore[attr-defined]  # weights loaded once per process
+    before = dict(engine.stats)
+    expected = [p_yes(o) for wav in clips for o in run(score_all(plain, wav))]
+    got = [p_yes(o) for wav in clips for o in run(score_all(reuse, wav))]
+    assert np.max(np.abs(np.array(expected) - np.array(got))) < 1e-4
+    hits = engine.stats["prefix_hits"] - before["prefix_hits"]
+    misses = engine.stats["prefix_misses"] - before["prefix_misses"]
+    assert misses == 2  # one prefix per clip, run once
+    # The prefix is run once per clip and the items batched: fewer forwards than the 8 of the plain path.
+    forwards_reuse = engine.stats["forwards"] - before["forwards"] - 8
+    assert forwards_reuse < 8 and hits + misses >= 2
+
+
+def test_the_audio_changes_the_answer(checkpoints):
+    model = get_model(f"audiollm/{checkpoints['omni_thinker']}")
+    scores = {
+        kind: p_yes(
+            run(model.generate(messages(test_clip(2.0, kind, 440.0, seed=3), ITEMS[0]), config=LOGITS_CONFIG))
+        )
+        for kind in ("tone", "noise", "silence")
+    }
+    values = list(scores.values())
+    assert min(abs(a - b) for i, a in enumerate(values) for b in values[i + 1 :]) > 1e-3, scores
+
+
+def test_generate_mode_returns_text_within_max_tokens(checkpoints):
+    model = get_model(f"audiollm/{checkpoints['qwen2_audio']}")
+    engine = model.api.engine  # type: ignore[attr-defined]
+    output = run(
+        model.generate(messages(test_clip(1.0), ITEMS[0]), config=GenerateConfig(max_tokens=4, temperature=0))
+    )
+    assert isinstance(output.completion, str)
+    assert output.usage is not None and 1 <= output.usage.output_tokens <= 4
+    assert len(engine.tokenizer(output.completion, add_special_tokens=False).input_ids) <= 4
+
+
+def test_corrupt_checkpoint_fails_clearly(checkpoints, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoints["qwen2_audio"], broken)
+    (broken / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(LocalJudgeError, match="cannot load checkpoint"):
+        load_engine(str(broken), device="cpu")
+
+    bad_json = tmp_path / "bad_json"
+    shutil.copytree(checkpoints["qwen2_audio"], bad_json)
+    (bad_json / "config.json").write_text("{not json")
+    with pytest.raises(LocalJudgeError, match="corrupt checkpoint .*config.json"):
+        get_model(f"audiollm/{bad_json}")
+
+    with pytest.raises(LocalJudgeError, match="not a directory"):
+        load_engine(str(tmp_path / "nowhere"))
+
+
+def test_missing_weights_are_an_error_not_random_init(checkpoints, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    partial = tmp_path / "partial"
+    shutil.copytree(checkpoints["omni_thinker"], partial)
+    weights = load_file(partial / "model.safetensors")
+    save_file(
+        {k: v for k, v in weights.items() if "lm_head" not in k},
+        partial / "model.safetensors",
+        metadata={"format": "pt"},
+    )
+    with pytest.raises(LocalJudgeError, match="weight\\(s\\) missing .*lm_head"):
+        load_engine(str(partial), device="cpu")
+
+
+def test_unsupported_architecture_names_the_supported_ones(checkpoints, tmp_path):
+    other = tmp_path / "llama"
+    shutil.copytree(checkpoints["qwen2_audio"], other)
+    config = json.loads((other / "config.json").read_text())
+    config.update(model_type="llama", architectures=["LlamaForCausalLM"])
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(LocalJudgeError, match="unsupported architecture") as info:
+        get_model(f"audiollm/{other}")
+    assert (
+        "Qwen2.5-Omni" in str(info.value)
+        and "Qwen2-Audio" in str(info.value)
+        and "Qwen3-Omni" in str(info.value)
+    )
+
+
+def test_unknown_model_arg_is_rejected(checkpoints):
+    with pytest.raises(ValueError, match="unknown audiollm model args: temprature"):
+        get_model(f"audiollm/{checkpoints['qwen2_audio']}", temprature=0)
+
+
+@pytest.mark.slow
+def test_bench_runs_end_to_end_on_the_tiny_model(checkpoints, tmp_path):
+    from fixtures import balanced_bench
+    from inspect_ai import eval
+
+    from anyaudio_eval.tasks.bench import bench
+
+    root = balanced_bench(tmp_path / "bench", n_per_subset=2)
+    log = eval(
+        bench(dataset=str(root), language="en"),
+        model=f"audiollm/{checkpoints['omni_full']}",
+        display="none",
+        log_dir=str(tmp_path / "logs"),
+    )[0]
+    assert log.status == "success", log.error
+    assert log.samples and len(log.samples) == 4
+    for sample in log.samples:
+        score = next(iter(sample.scores.values()))
+        verdicts = score.metadata and score.metadata.get("items")
+        assert score.value is not None
+        assert verdicts, score.metadata
+        assert all(v["parsed"] and v["soft"] and 0.0 < v["p_yes"] < 1.0 for v in verdicts)
