@@ -31,7 +31,7 @@ def cache_dir() -> Path:
     """`$ANYAUDIO_CACHE`, else the platform cache dir."""
     env = os.environ.get("ANYAUDIO_CACHE")
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().resolve()  # samples hold absolute paths
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("anyaudio_eval"))
@@ -100,6 +100,9 @@ def cache_audio(
     digest = hashlib.sha256(bytes(raw) + PIPELINE_VERSION.encode()).hexdigest()
     path = (directory or cache_dir()) / "audio" / digest[:2] / f"{digest}.wav"
     if path.exists():
+        seconds = duration_seconds(path)
+        if seconds > max_seconds:  # a clip cached under a looser limit must still respect this one
+            raise AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
         return path
     wav = load_audio(bytes(raw), max_seconds)
     _atomic_write_wav(path, wav)

@@ -141,6 +141,7 @@ def load_bench(
 
     # Pass 2: audio of the selected rows only.
     wanted = {index for index, _ in candidates}
+    uuid_of = {index: raw["uuid"] for index, raw in candidates}
     paths: dict[int, str] = {}
     failures: dict[int, str] = {}
     track = _progress(progress and read_audio, len(wanted), source.description)
@@ -150,6 +151,8 @@ def load_bench(
         try:
             paths[index] = str(_cache_field(audio_field, source, max_seconds, cache_directory))
         except (AudioError, DatasetError) as ex:
+            if strict:  # fail at the first bad clip rather than after caching all the others
+                skip(str(uuid_of[index]), str(ex))
             failures[index] = str(ex)
         track()
 
@@ -303,9 +306,13 @@ def _jsonl_source(path: Path) -> _Source:
 def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
     import pyarrow.parquet as pq
 
+    def open_file(f: Path) -> pq.ParquetFile:
+        # No pre-buffering: pyarrow would otherwise buffer the audio of every row group of the file.
+        return pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20)
+
     def meta() -> Iterator[dict[str, Any]]:
         for f in files:
-            pf = pq.ParquetFile(f)
+            pf = open_file(f)
             cols = [c for c in pf.schema_arrow.names if c != "audio"]
             for batch in pf.iter_batches(batch_size=1024, columns=cols):
                 yield from batch.to_pylist()
@@ -314,19 +321,20 @@ def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
         wanted = set(indices)
         offset = 0
         for f in files:
-            pf = pq.ParquetFile(f)
-            if "audio" not in pf.schema_arrow.names:
-                offset += pf.metadata.num_rows
-                continue
-            # Small batches: only a few clips' bytes are in memory at once.
-            for batch in pf.iter_batches(batch_size=16, columns=["audio"]):
-                n = batch.num_rows
-                hits = [i for i in range(offset, offset + n) if i in wanted]
-                if hits:
-                    column = batch.column(0)
-                    for i in hits:
-                        yield i, column[i - offset].as_py()
-                offset += n
+            pf = open_file(f)
+            has_audio = "audio" in pf.schema_arrow.names
+            for group in range(pf.metadata.num_row_groups):
+                n_group = pf.metadata.row_group(group).num_rows
+                # Row groups without a selected row are never read, so filters and limits save I/O.
+                if has_audio and any(i in wanted for i in range(offset, offset + n_group)):
+                    start = offset
+                    for batch in pf.iter_batches(batch_size=16, row_groups=[group], columns=["audio"]):
+                        column = batch.column(0)
+                        for i in range(start, start + batch.num_rows):
+                            if i in wanted:
+                                yield i, column[i - start].as_py()
+                        start += batch.num_rows
+                offset += n_group
 
     return _Source(meta=meta, audio_fields=audio_fields, root=root, description=description)
 
@@ -361,8 +369,16 @@ def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
     def fetch_relative(rel: str) -> Path:
         from huggingface_hub import hf_hub_download
 
-        if Path(rel).is_absolute() and Path(rel).is_file():
-            return Path(rel)  # datasets already resolved it into its cache
+        if Path(rel).is_absolute():
+            # datasets may resolve a path into its own cache; anything else is outside the dataset.
+            from datasets import config as ds_config
+            from huggingface_hub import constants as hub_constants
+
+            resolved = Path(rel).resolve()
+            caches = [Path(ds_config.HF_DATASETS_CACHE).resolve(), Path(hub_constants.HF_HUB_CACHE).resolve()]
+            if resolved.is_file() and any(resolved.is_relative_to(c) for c in caches):
+                return resolved
+            raise DatasetError(f"audio path {rel!r} escapes the dataset root")
         if ".." in Path(rel).parts:
             raise DatasetError(f"audio path {rel!r} escapes the dataset root")
         try:

@@ -29,7 +29,8 @@ def normalise_item_keys(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         name = _ITEM_KEYS.get(str(key).strip().lower(), _ITEM_KEYS.get(str(key).strip()))
-        if name is not None and name not in out:
+        # Files that mix key styles carry both sets with None in the unused one: skip those.
+        if name is not None and value is not None and name not in out:
             out[name] = value
     return out
 

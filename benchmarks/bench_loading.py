@@ -1,0 +1,264 @@
+"""Bench loading throughput and memory: cold WAV cache vs warm WAV cache, side by side in one run.
+
+Generates (seeded, in a temp dir) a bench of N rows of 30 s clips in the hub layout: one parquet file
+`en/test-00000-of-00001.parquet` whose `audio` column is the hub's {bytes, path} struct holding 44.1 kHz
+stereo PCM16 WAV bytes, so a cold load exercises decode + downmix + resample + WAV write. Row groups hold
+100 rows, as `datasets` writes audio datasets. Then `load_bench` runs twice, each time in its own
+subprocess so peak RSS (ru_maxrss) belongs to that run alone:
+
+  cold: a fresh `ANYAUDIO_CACHE` (every clip decoded, resampled and written)
+  warm: the same cache again (every clip read and hashed, then found in the cache)
+
+    .venv/bin/python benchmarks/bench_loading.py              # 2000 x 30 s (about 10.6 GB of parquet)
+    .venv/bin/python benchmarks/bench_loading.py --rows 300   # a quicker run
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SUBSETS = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "mix")
+RUBRIC = [
+    {"dimension": "音色", "question": "是否有持续的音调？", "basis": "tone"},
+    {"dimension": "响度", "question": "声音是否清晰可闻？", "basis": "audible"},
+]
+GB = 1e9
+
+
+def _base_clip(seconds: float, sr: int, seed: int) -> np.ndarray:
+    """A stereo int16 clip: a few tones plus noise, different in each channel."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr), dtype=np.float32) / sr
+    left = 0.2 * np.sin(2 * np.pi * 440.0 * t) + 0.1 * np.sin(2 * np.pi * 1234.5 * t)
+    right = 0.2 * np.sin(2 * np.pi * 660.0 * t) + 0.05 * np.sin(2 * np.pi * 3100.0 * t)
+    noise = rng.standard_normal((2, t.size)).astype(np.float32) * 0.02
+    stereo = np.stack([left + noise[0], right + noise[1]], axis=1)
+    return (np.clip(stereo, -1, 1) * 32767).astype(np.int16)
+
+
+def _wav_bytes(frames: np.ndarray, sr: int) -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, frames, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def generate(root: Path, rows: int, seconds: float, sr: int, seed: int, row_group: int) -> dict[str, float]:
+    """Write the bench in batches of `row_group` rows: memory is bounded by one row group, whatever N."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    base = _base_clip(seconds, sr, seed)
+    audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    item_type = pa.struct([("basis", pa.string()), ("dimension", pa.string()), ("question", pa.string())])
+    schema = pa.schema(
+        [
+            ("uuid", pa.string()),
+            ("audio", audio_type),
+            ("caption", pa.string()),
+            ("label", pa.string()),
+            ("type", pa.string()),
+            ("subset", pa.string()),
+            ("rubric", pa.list_(item_type)),
+        ]
+    )
+    path = root / "en" / "test-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source_bytes = 0
+    # No dictionary encoding: on multi-MB binary values it only buffers extra copies before falling back.
+    with pq.ParquetWriter(path, schema, use_dictionary=False) as writer:
+        for start in range(0, rows, row_group):
+            indices = range(start, min(rows, start + row_group))
+            clips = []
+            for i in indices:
+                frames = np.roll(base, int(rng.integers(0, base.shape[0])), axis=0)
+                frames[0] = (i % 32768, i // 32768)  # distinct bytes per row: no accidental cache hits
+                clips.append(_wav_bytes(frames, sr))
+            source_bytes += sum(len(c) for c in clips)
+            clip_array = pa.array(clips, pa.binary())
+            del clips
+            uuids = [f"row-{i:06d}" for i in indices]
+            audio = pa.StructArray.from_arrays(
+                [clip_array, pa.array([f"{u}.wav" for u in uuids], pa.string())], fields=list(audio_type)
+            )
+            del clip_array
+            columns = {
+                "uuid": uuids,
+                "audio": audio,
+                "caption": ["a steady pair of tones over light noise"] * len(indices),
+                "label": ["yes" if i % 2 == 0 else "no" for i in indices],
+                "type": ["pos" if i % 2 == 0 else "neg_change" for i in indices],
+                "subset": [SUBSETS[(i // 2) % len(SUBSETS)] for i in indices],
+                "rubric": [RUBRIC] * len(indices),
+            }
+            table = pa.table(columns, schema=schema)
+            del audio, columns
+            writer.write_table(table)
+            del table
+    return {"source_bytes": source_bytes, "parquet_bytes": path.stat().st_size}
+
+
+def _use_proposed_reader() -> None:
+    """Experiment only: open parquet files as the proposed loader fix would (no whole-file pre-buffer)."""
+    import functools
+
+    import pyarrow.parquet as pq
+
+    pq.ParquetFile = functools.partial(pq.ParquetFile, pre_buffer=False, buffer_size=1 << 20)
+
+
+def child(dataset: str, max_seconds: float, proposed_reader: bool = False) -> None:
+    """One measured run (in its own process): load the bench, print JSON."""
+    from anyaudio_eval.bench import load_bench
+
+    if proposed_reader:
+        _use_proposed_reader()
+
+    start = time.perf_counter()
+    load = load_bench(dataset, language="en", max_seconds=max_seconds)
+    wall = time.perf_counter() - start
+    print(json.dumps({"wall": wall, "rows": len(load.rows), "skipped": len(load.skipped), **peak_rss()}))
+
+
+def peak_rss() -> dict[str, int]:
+    """ru_maxrss (KiB on Linux) and, as a cross-check, VmHWM of /proc/self/status.
+
+    ru_maxrss survives execve, so a child started by a big parent would report the parent's peak: the
+    parent here stays small (generation runs in its own subprocess too), and VmHWM is per address space.
+    """
+    out = {"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "vm_hwm": 0}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                out["vm_hwm"] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def gen_child(root: str, rows: int, seconds: float, sr: int, seed: int, row_group: int) -> None:
+    start = time.perf_counter()
+    result = generate(Path(root), rows, seconds, sr, seed, row_group)
+    print(json.dumps({**result, "wall": time.perf_counter() - start, **peak_rss()}))
+
+
+def run_child(args: list[str], cache: Path | None = None) -> dict[str, float]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    if cache is not None:
+        env["ANYAUDIO_CACHE"] = str(cache)
+    cmd = [sys.executable, __file__, *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--sr", type=int, default=44_100)
+    parser.add_argument(
+        "--row-group", type=int, default=100, help="rows per parquet row group (datasets: 100)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=None, help="where to generate (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated bench and cache")
+    parser.add_argument(
+        "--no-fix-run",
+        action="store_true",
+        help="skip the third run (warm cache, parquet opened with pre_buffer=False: the proposed loader fix)",
+    )
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--proposed-reader", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--gen-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--max-seconds", type=float, default=600.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.max_seconds, args.proposed_reader)
+        return
+    if args.gen_child:
+        gen_child(args.gen_child, args.rows, args.seconds, args.sr, args.seed, args.row_group)
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="anyaudio-bench-loading-", dir=args.workdir))
+    try:
+        print(
+            f"bench: {args.rows} rows x {args.seconds:g} s, {args.sr} Hz stereo PCM16 embedded in parquet "
+            f"(row groups of {args.row_group}), seed {args.seed}; cpus: {os.cpu_count()}"
+        )
+        shape = ["--rows", str(args.rows), "--seconds", str(args.seconds), "--sr", str(args.sr)]
+        shape += ["--seed", str(args.seed), "--row-group", str(args.row_group)]
+        gen = run_child(["--gen-child", str(work / "bench"), *shape])
+        print(
+            f"generated in {gen['wall']:.1f} s: source audio {gen['source_bytes'] / 1e6:.0f} MB, "
+            f"parquet {gen['parquet_bytes'] / 1e6:.0f} MB, generator peak RSS {gen['peak_rss'] / 1e6:.0f} MB"
+        )
+        cache = work / "cache"
+        max_seconds = str(max(600.0, args.seconds + 1))
+        runs = {}
+        for name in ("cold", "warm") if args.no_fix_run else ("cold", "warm", "warm*"):
+            extra = ["--proposed-reader"] if name.endswith("*") else []
+            runs[name] = run_child(
+                ["--child", str(work / "bench"), "--max-seconds", max_seconds, *extra], cache
+            )
+        cache_bytes = sum(p.stat().st_size for p in cache.rglob("*.wav"))
+        mb = gen["source_bytes"] / 1e6
+
+        print()
+        print(
+            f"{'run':<6}{'rows':>7}{'skipped':>9}{'wall s':>10}{'clips/s':>10}{'MB/s':>9}"
+            f"{'peak RSS MB':>13}{'VmHWM MB':>10}"
+        )
+        for name, r in runs.items():
+            print(
+                f"{name:<6}{r['rows']:>7}{r['skipped']:>9}{r['wall']:>10.2f}{r['rows'] / r['wall']:>10.1f}"
+                f"{mb / r['wall']:>9.1f}{r['peak_rss'] / 1e6:>13.0f}{r['vm_hwm'] / 1e6:>10.0f}"
+            )
+        cold, warm = runs["cold"], runs["warm"]
+        print()
+        print(
+            f"cache written: {cache_bytes / 1e6:.0f} MB of 16 kHz mono WAV ({cache_bytes / gen['source_bytes']:.3f} of source)"
+        )
+        print(f"ratio cold/warm wall time: {cold['wall'] / warm['wall']:.2f}x")
+        print(f"ratio cold/warm peak RSS:  {cold['peak_rss'] / warm['peak_rss']:.2f}x")
+        if "warm*" in runs:
+            fixed = runs["warm*"]
+            print(
+                f"ratio warm/warm* peak RSS: {warm['peak_rss'] / fixed['peak_rss']:.2f}x "
+                "(warm*: same run, parquet opened with pre_buffer=False, buffer_size=1 MiB; "
+                "an experiment for the proposed loader fix, not the package's behaviour)"
+            )
+        print(
+            f"per clip: cold {1000 * cold['wall'] / cold['rows']:.1f} ms, warm {1000 * warm['wall'] / warm['rows']:.1f} ms"
+        )
+        for name, r in runs.items():
+            verdict = "under" if max(r["peak_rss"], r["vm_hwm"]) < GB else "OVER"
+            print(f"peak RSS {name}: {r['peak_rss'] / GB:.2f} GB -> {verdict} the 1 GB target")
+        ok = all(r["rows"] == args.rows and r["skipped"] == 0 for r in runs.values())
+        print("all rows loaded in both runs" if ok else "WARNING: rows missing or skipped")
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
