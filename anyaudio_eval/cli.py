@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--latest", action="store_true", help="in a folder, use only the newest log")
     report.set_defaults(func=_report)
 
+    from anyaudio_eval.training.cli import add_train_parser
+
+    add_train_parser(sub)
+
     judge = sub.add_parser("judge", help="judge one clip against a caption or a rubric")
     judge.add_argument("audio", help="audio file (wav, flac, ogg, mp3)")
     judge.add_argument("--caption", help="the instruction the clip should follow")

@@ -1,0 +1,255 @@
+"""GRPO for the audio judge: TRL's `GRPOTrainer` with audio in every forward.
+
+Stock TRL 1.16 passes audio features to `generate()` but drops them from the log-prob and loss forwards, so the
+policy is trained on audio placeholders with no audio. `AudioGRPOTrainer`:
+
+- encodes each prompt with the local provider's request encoder (`Policy.encode`: same chat template, same
+  placeholder expansion, same features as evaluation) from the row's `audio`, `system` and `prompt` columns;
+- keeps `input_features` / `feature_attention_mask` per rollout row, hands them to HF generation, to the old/ref
+  log-prob forwards and to the loss forward (through TRL's batch dict, so shuffles and splits keep rows aligned);
+- computes log-probs with a plain (non-fused) LM head: TRL's fused head fails on the Omni thinker below
+  transformers 5.21;
+- with `use_vllm=True` (colocate), generates through the colocated vLLM engine with the audio as
+  `multi_modal_data`, after syncing weights under checkpoint names (`vllm_bridge`).
+
+Dataset rows (built by `grpo_rows`): prompt (the item list text), system, audio (path), gold (item labels),
+label (overall gold), uuid, domain.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from trl import GRPOTrainer
+from trl.trainer.utils import entropy_from_logits, selective_log_softmax
+
+from anyaudio_eval.training import vllm_bridge
+from anyaudio_eval.training.config import GRPOSettings
+from anyaudio_eval.training.data import TrainSample
+from anyaudio_eval.training.modeling import Policy
+
+logger = logging.getLogger(__name__)
+AUDIO_KEYS = ("input_features", "feature_attention_mask")
+
+
+def grpo_rows(samples: list[TrainSample]) -> list[dict[str, Any]]:
+    return [
+        {
+            "prompt": s.user_prompt(),
+            "system": s.system_prompt(),
+            "audio": s.audio,
+            "gold": s.gold,
+            "label": s.label,
+            "uuid": s.uuid,
+            "domain": s.domain,
+        }
+        for s in samples
+    ]
+
+
+class AudioGRPOTrainer(GRPOTrainer):
+    """`GRPOTrainer` that feeds the audio features to every forward; see the module docstring."""
+
+    def __init__(self, *args: Any, policy: Policy, vllm_collapse_placeholders: bool = False, **kwargs: Any) -> None:
+        self.policy = policy
+        self.vllm_collapse_placeholders = vllm_collapse_placeholders
+        self._audio_ctx: dict[str, torch.Tensor] | None = None
+        self._batch_rows: list[dict[str, Any]] | None = None
+        self._batch_clips: list[Any] | None = None
+        super().__init__(*args, **kwargs)
+        if self.use_vllm:
+            if self.vllm_mode != "colocate":
+                raise ValueError("audio rollouts through vLLM are supported in colocate mode only (vllm_mode=colocate)")
+            gen = self.vllm_generation
+            gen._fix_param_name_to_vllm = vllm_bridge.wrap_name_fixer(gen._fix_param_name_to_vllm, policy.is_omni)
+
+    # -- prompts ---------------------------------------------------------------------------------------
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        self._batch_rows = inputs
+        try:
+            output = super()._generate_and_score_completions(inputs)
+            assert self._audio_ctx is not None, "prompts were not encoded with audio"
+            output.update(self._audio_ctx)
+            return output
+        finally:
+            self._audio_ctx = None
+            self._batch_rows = None
+            self._batch_clips = None
+
+    def _tokenize_prompts(self, prompts: list[Any]) -> tuple[list[list[int]], None, dict[str, torch.Tensor]]:
+        rows = self._batch_rows
+        if rows is None or len(rows) != len(prompts):
+            raise RuntimeError("AudioGRPOTrainer needs the batch rows (audio, system) of every prompt")
+        cache: dict[tuple[str, str, str], Any] = {}
+        prepared = []
+        clips = []
+        for row, prompt in zip(rows, prompts, strict=True):
+            key = (row["audio"], row["system"], prompt)
+            if key not in cache:
+                clip = self.policy.clip(row["audio"])
+                conv = self.policy.conversation(row["system"], prompt)
+                cache[key] = (self.policy.engine.prepare(conv, [clip], self.policy.max_audio_seconds), clip)
+            prepared.append(cache[key][0])
+            clips.append(cache[key][1])
+        device = self.accelerator.device
+        features = torch.cat([p.features for p in prepared]).to(device)
+        mask = torch.cat([p.feature_mask for p in prepared]).to(device)
+        self._audio_ctx = {"input_features": features, "feature_attention_mask": mask}
+        self._batch_clips = clips
+        return [list(p.ids) for p in prepared], None, dict(self._audio_ctx)
+
+    # -- rollouts through vLLM (colocate) --------------------------------------------------------------
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        if not self.use_vllm:
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+        gen = self.vllm_generation
+        if self.state.global_step != self._last_loaded_step:
+            gen.sync_weights()
+            self._last_loaded_step = self.state.global_step
+        requests = vllm_bridge.audio_requests(
+            prompt_ids, self._batch_clips or [], self.policy.audio_token_id, collapse=self.vllm_collapse_placeholders
+        )
+        sampling = vllm_bridge.sampling_kwargs(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            min_p=self.min_p,
+            max_tokens=self.max_completion_length,
+            repetition_penalty=self.repetition_penalty,
+            suppress_ids=self.policy.special_ids(),
+        )
+        return vllm_bridge.generate(gen.llm, requests, sampling)
+
+    # -- log-probs with audio --------------------------------------------------------------------------
+
+    def _compute_loss(self, model, inputs):
+        self._audio_ctx = {k: inputs[k] for k in AUDIO_KEYS}
+        try:
+            return super()._compute_loss(model, inputs)
+        finally:
+            self._audio_ctx = None
+
+    def _get_per_token_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
+        compute_aux_loss=False, **_image_kwargs,
+    ):
+        ctx = self._audio_ctx
+        if ctx is None:
+            raise RuntimeError("log-prob forward without audio features (AudioGRPOTrainer bug)")
+        batch_size = batch_size or input_ids.size(0)
+        all_logps, all_entropies, all_aux = [], [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            end = min(start + batch_size, input_ids.size(0))
+            ids = input_ids[start:end]
+            kwargs: dict[str, Any] = {
+                "input_ids": ids,
+                "attention_mask": attention_mask[start:end],
+                "input_features": ctx["input_features"][start:end],
+                "feature_attention_mask": ctx["feature_attention_mask"][start:end],
+                "use_cache": False,
+            }
+            if compute_aux_loss:
+                kwargs["output_router_logits"] = True
+            with self.accelerator.autocast():
+                out = model(**kwargs)
+            logits = out.logits[:, -logits_to_keep - 1 : -1, :].float() / self.temperature
+            targets = ids[:, -logits_to_keep:]
+            all_logps.append(selective_log_softmax(logits, targets))
+            if compute_entropy:
+                with torch.no_grad():
+                    all_entropies.append(entropy_from_logits(logits))
+            if compute_aux_loss:
+                all_aux.append(out.aux_loss)
+        logps = torch.cat(all_logps)
+        entropies = torch.cat(all_entropies) if compute_entropy else None
+        aux = torch.stack(all_aux).mean() if compute_aux_loss else None
+        return logps, entropies, aux
+
+
+def grpo_arguments(settings: GRPOSettings, policy: Policy) -> Any:
+    from trl import GRPOConfig
+
+    from anyaudio_eval.training.sft import training_arguments
+
+    weights = settings.reward_weights
+    extra: dict[str, Any] = {
+        "num_generations": settings.num_generations,
+        "max_completion_length": settings.max_completion_length,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "beta": settings.beta,
+        "loss_type": settings.loss_type,
+        "scale_rewards": settings.scale_rewards,
+        "mask_truncated_completions": settings.mask_truncated_completions,
+        "reward_weights": [float(weights.get(k, 0.0)) for k in ("format", "decision", "items")],
+        "generation_kwargs": {"suppress_tokens": policy.special_ids()},
+        "use_vllm": settings.use_vllm,
+    }
+    if settings.use_vllm:
+        extra.update(
+            vllm_mode=settings.vllm_mode,
+            vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+            vllm_max_model_length=settings.vllm_max_model_length,
+        )
+    return training_arguments(settings, cls=GRPOConfig, **extra)
+
+
+def build_trainer(settings: GRPOSettings, policy: Policy, samples: list[TrainSample],
+                  callbacks: list[Any] | None = None) -> AudioGRPOTrainer:
+    from datasets import Dataset
+    from peft import get_peft_model
+
+    from anyaudio_eval.training.modeling import freeze_unused, lora_config
+    from anyaudio_eval.training.rewards import trl_reward_functions
+    from anyaudio_eval.training.sft import progress_callbacks
+
+    unknown = set(settings.reward_weights) - {"format", "decision", "items"}
+    if unknown:
+        raise ValueError(f"unknown reward term(s) {sorted(unknown)}; the terms are format, decision, items")
+    model = policy.model
+    freeze_unused(model, settings.train_audio_tower)
+    if settings.lora.enabled:
+        model = get_peft_model(model, lora_config(settings.lora))
+    return AudioGRPOTrainer(
+        model=model,
+        reward_funcs=trl_reward_functions(settings.decision_threshold),
+        args=grpo_arguments(settings, policy),
+        train_dataset=Dataset.from_list(grpo_rows(samples)),
+        processing_class=policy.tokenizer,
+        callbacks=progress_callbacks(settings) + list(callbacks or []),
+        policy=policy,
+    )
+
+
+def run_grpo(settings: GRPOSettings, callbacks: list[Any] | None = None) -> Any:
+    from anyaudio_eval.training.data import load_corpus
+    from anyaudio_eval.training.modeling import (
+        export_checkpoint,
+        load_policy,
+        resume_point,
+        trainable_summary,
+    )
+    from anyaudio_eval.training.sft import TrainResult, write_run_info
+
+    if not settings.train_file:
+        raise ValueError("grpo needs train_file (the mined set from `anyaudio train mine`, or any corpus)")
+    out = Path(settings.output_dir)
+    corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
+    for uuid, reason in corpus.skipped:
+        logger.warning("corpus row %s skipped: %s", uuid, reason)
+    policy = load_policy(settings.model, out, settings.device, settings.dtype, settings.max_audio_seconds)
+    trainer = build_trainer(settings, policy, corpus.samples, callbacks)
+    resume = resume_point(out, settings.resume)
+    write_run_info(settings, "grpo", {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
+                                      "base": str(policy.path), "resumed_from": resume})
+    trainer.train(resume_from_checkpoint=resume)
+    final = export_checkpoint(
+        trainer.model, policy, out / "final", settings.export_layout,
+        metadata={"stage": "grpo", "global_step": trainer.state.global_step},
+    )
+    return TrainResult(out, final, trainer.state.global_step, resume, list(trainer.state.log_history))

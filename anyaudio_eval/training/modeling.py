@@ -1,0 +1,267 @@
+"""The policy being trained: loading (same families and rules as the local `audiollm/` provider), LoRA, export.
+
+Model loading reuses `anyaudio_eval.providers.local` (checkpoint resolution, family detection, chat template) and
+its `Engine.prepare` for prompt encoding, so training, mining, GRPO rollouts and evaluation tokenize a judge
+request identically. `tiny:omni` / `tiny:qwen2_audio` first writes a tiny random checkpoint with
+`anyaudio_eval.models.tiny.save_tiny` (Omni in the full layout) and then loads it like any other.
+
+Exported checkpoints (`export_checkpoint`) use the layout the provider and vLLM load: for Qwen2.5-Omni the
+full-Omni layout (`model_type=qwen2_5_omni`, weights under `thinker.*`, no talker), LoRA merged; tokenizer,
+feature extractor, processor and chat-template files are copied from the base checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from anyaudio_eval.audio import TARGET_SR, load_audio
+from anyaudio_eval.judge.procedure import judge_messages
+from anyaudio_eval.providers.local import (
+    Engine,
+    Family,
+    Prepared,
+    _chat_template,
+    conversation_of,
+    read_family,
+    resolve_checkpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+# Files of a checkpoint that are not weights or the model config: copied into every export.
+_PROCESSOR_FILES = re.compile(
+    r"^(tokenizer.*|vocab\.json|merges\.txt|special_tokens_map\.json|added_tokens\.json|chat_template.*|"
+    r"preprocessor_config\.json|processor_config\.json|video_preprocessor_config\.json|spk_dict\.pt|"
+    r"tiny_model\.json)$"
+)
+
+
+@dataclass
+class Policy:
+    model: Any  # the trainable transformers model (the thinker for Omni); PEFT-wrapped after apply_lora
+    tokenizer: Any
+    feature_extractor: Any
+    chat_template: str
+    family: Family
+    path: Path  # the checkpoint it was loaded from
+    engine: Engine  # the provider's request encoder, bound to this model
+    max_audio_seconds: float = 30.0
+
+    @property
+    def is_omni(self) -> bool:
+        return self.family.model_class.startswith("Qwen2_5Omni")
+
+    @property
+    def audio_token_id(self) -> int:
+        return self.engine.audio_token_id
+
+    @property
+    def end_token_id(self) -> int:
+        tid = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
+            return tid
+        return int(self.tokenizer.eos_token_id)
+
+    def special_ids(self) -> list[int]:
+        """Multimodal placeholder and boundary tokens a completion must never contain."""
+        names = ["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>", "<|IMAGE|>", "<|VIDEO|>", "<|vision_bos|>",
+                 "<|vision_eos|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]  # fmt: skip
+        ids = {self.audio_token_id}
+        for name in names:
+            tid = self.tokenizer.convert_tokens_to_ids(name)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id and tid < len(self.tokenizer):
+                ids.add(tid)
+        return sorted(ids)
+
+    # -- the judge request, exactly as the local provider renders it -----------------------------------
+
+    def conversation(self, system: str, user: str) -> list[dict[str, Any]]:
+        conversation, _ = conversation_of(judge_messages("audio-0", user, system))
+        return conversation
+
+    def clip(self, audio_path: str) -> np.ndarray:
+        wav = load_audio(audio_path, max_seconds=float("inf"))
+        return wav[: int(self.max_audio_seconds * TARGET_SR)]
+
+    def encode(self, system: str, user: str, audio_path: str) -> Prepared:
+        """Token ids (audio placeholders expanded) and audio features of one judge request."""
+        return self.engine.prepare(self.conversation(system, user), [self.clip(audio_path)], self.max_audio_seconds)
+
+
+def resolve_model(spec: str, work_dir: str | Path) -> Path:
+    """A checkpoint directory for `spec`; `tiny:<family>` writes a tiny random one under `work_dir` once."""
+    if spec.startswith("tiny:"):
+        from anyaudio_eval.models.tiny import save_tiny
+
+        family = spec.split(":", 1)[1] or "omni"
+        path = Path(work_dir) / f"base-tiny-{family}"
+        if not (path / "config.json").is_file():
+            save_tiny(path, family=family, layout="full" if family == "omni" else "thinker")  # type: ignore[arg-type]
+        return path.resolve()
+    return resolve_checkpoint(spec)
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_policy(spec: str, work_dir: str | Path, device: str = "auto", dtype: str = "auto",
+                max_audio_seconds: float = 30.0) -> Policy:
+    """Load a trainable model and its tokenizer/feature extractor from a checkpoint or `tiny:<family>`.
+
+    dtype "auto" keeps float32 weights (mixed precision is the trainer's job); "bfloat16" loads bf16 weights.
+    """
+    import transformers
+
+    from anyaudio_eval.providers.local import LocalJudgeError
+
+    path = resolve_model(spec, work_dir)
+    _, family = read_family(path)
+    cls = getattr(transformers, family.model_class, None)
+    if cls is None:
+        raise LocalJudgeError(f"{family.name} needs transformers with {family.model_class}")
+    config = transformers.AutoConfig.from_pretrained(path)
+    if family.sub_config:
+        config = getattr(config, family.sub_config)
+    torch_dtype = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16,
+                   "bf16": torch.bfloat16}.get(dtype)  # fmt: skip
+    if torch_dtype is None:
+        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
+    model, info = cls.from_pretrained(path, config=config, dtype=torch_dtype, output_loading_info=True)
+    missing = [k for k in info.get("missing_keys", []) if "talker" not in k and "token2wav" not in k]
+    if missing:
+        raise LocalJudgeError(f"incomplete checkpoint {path}: {len(missing)} weight(s) missing ({missing[:3]})")
+    model.to(resolve_device(device))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    feature_extractor = transformers.WhisperFeatureExtractor.from_pretrained(path)
+    template = _chat_template(path, tokenizer)
+    if getattr(model.config, "image_token_id", None) is None:
+        # TRL reads config.image_token_id for any processor-based model; Qwen2-Audio has none.
+        model.config.image_token_id = getattr(model.config, "audio_token_index", None)
+    engine = Engine(
+        path=path,
+        family=family,
+        model=model,
+        tokenizer=tokenizer,
+        feature_extractor=feature_extractor,
+        chat_template=template,
+        device=str(model.device),
+        dtype=torch_dtype,
+        answer_ids=[],
+        prefix_cache_size=0,
+    )
+    return Policy(model, tokenizer, feature_extractor, template, family, path, engine, max_audio_seconds)
+
+
+def freeze_unused(model: Any, train_audio_tower: bool = True) -> None:
+    """The vision tower is never used by an audio judge: freeze it; optionally the audio encoder too."""
+    for name, param in model.named_parameters():
+        if "visual" in name or (not train_audio_tower and "audio_tower" in name):
+            param.requires_grad_(False)
+
+
+def lora_config(settings: Any) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=settings.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def trainable_summary(model: Any) -> dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"parameters": total, "trainable": trainable}
+
+
+def _merged(model: Any) -> Any:
+    try:
+        from peft import PeftModel
+    except ImportError:  # pragma: no cover - peft is part of the train extra
+        return model
+    if isinstance(model, PeftModel):
+        return model.merge_and_unload()
+    return model
+
+
+def export_checkpoint(model: Any, policy: Policy, out_dir: str | Path, layout: str = "auto",
+                      metadata: dict[str, Any] | None = None) -> Path:
+    """Write `model` (LoRA merged) where the local provider and vLLM can load it; returns the directory.
+
+    layout "auto": Omni models in the full-Omni layout (`thinker.*`), others as they are.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = _merged(model)
+    if layout == "auto":
+        layout = "full" if policy.is_omni else "thinker"
+    if layout == "full":
+        if not policy.is_omni:
+            raise ValueError("layout='full' exists only for Qwen2.5-Omni")
+        from transformers import Qwen2_5OmniConfig, Qwen2_5OmniForConditionalGeneration
+
+        config = Qwen2_5OmniConfig(thinker_config=model.config.to_dict(), enable_audio_output=False)
+        with torch.device("meta"):
+            full = Qwen2_5OmniForConditionalGeneration(config)
+        full.thinker = model  # the talker is not built with enable_audio_output=False: only thinker.* is saved
+        full.generation_config = model.generation_config
+        full.save_pretrained(out)
+    elif layout == "thinker":
+        model.save_pretrained(out)
+    else:
+        raise ValueError(f"unknown layout {layout!r}; use auto, full or thinker")
+    for item in policy.path.iterdir():
+        if item.is_file() and _PROCESSOR_FILES.match(item.name):
+            shutil.copy2(item, out / item.name)
+    if not any((out / name).exists() for name in ("chat_template.json", "chat_template.jinja")):
+        (out / "chat_template.jinja").write_text(policy.chat_template, encoding="utf-8")
+    (out / "anyaudio_training.json").write_text(
+        json.dumps({"base": str(policy.path), "layout": layout, **(metadata or {})}, indent=2, default=str),
+        encoding="utf-8",
+    )
+    return out
+
+
+# -- checkpoints for resuming ---------------------------------------------------------------------------
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def last_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete Trainer checkpoint (one with trainer_state.json, written last); None if none."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    found = []
+    for child in root.iterdir():
+        m = _CHECKPOINT.match(child.name)
+        if m and child.is_dir() and (child / "trainer_state.json").is_file():
+            found.append((int(m.group(1)), child))
+    return max(found)[1] if found else None
+
+
+def resume_point(output_dir: str | Path, resume: str) -> str | None:
+    if resume == "never":
+        return None
+    if resume == "auto":
+        found = last_checkpoint(output_dir)
+        return str(found) if found else None
+    path = Path(resume)
+    if not (path / "trainer_state.json").is_file():
+        raise FileNotFoundError(f"resume checkpoint {path} has no trainer_state.json (not a complete checkpoint)")
+    return str(path)

@@ -1,0 +1,130 @@
+"""Supervised fine-tuning of the judge on generate-mode targets (`transformers.Trainer` + `SFTCollator`).
+
+TRL's `SFTTrainer` is not used: it has no audio collator and its fused LM head fails on the Omni thinker below
+transformers 5.21. Resuming: with `resume: auto` a rerun continues from the newest complete `checkpoint-N` in
+`output_dir` (model, optimizer, scheduler, RNG and data position). The final model is exported to
+`<output_dir>/final` in the layout the `audiollm/` provider and vLLM load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anyaudio_eval.training.config import SFTSettings, TrainSettings, to_dict
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    final_checkpoint: Path
+    global_step: int
+    resumed_from: str | None
+    log_history: list[dict[str, Any]]
+
+    @property
+    def losses(self) -> list[float]:
+        return [row["loss"] for row in self.log_history if "loss" in row]
+
+
+def training_arguments(settings: TrainSettings, cls: Any = None, **extra: Any) -> Any:
+    """TrainingArguments (or a subclass, e.g. TRL's GRPOConfig) from our settings."""
+    import torch
+    from transformers import TrainingArguments
+
+    cls = cls or TrainingArguments
+    on_gpu = settings.device != "cpu" and torch.cuda.is_available()
+    bf16 = on_gpu and torch.cuda.is_bf16_supported() and settings.dtype in ("auto", "bfloat16", "bf16")
+    return cls(
+        output_dir=settings.output_dir,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        warmup_steps=settings.warmup,
+        weight_decay=settings.weight_decay,
+        lr_scheduler_type=settings.lr_scheduler_type,
+        gradient_checkpointing=settings.gradient_checkpointing,
+        logging_steps=settings.logging_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        report_to=[],
+        use_cpu=not on_gpu,
+        bf16=bf16,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=settings.progress,  # replaced by the rich progress callback
+        **extra,
+    )
+
+
+def progress_callbacks(settings: TrainSettings) -> list[Any]:
+    if not settings.progress:
+        return []
+    from trl.trainer.callbacks import RichProgressCallback
+
+    return [RichProgressCallback()]
+
+
+def write_run_info(settings: Any, stage: str, extra: dict[str, Any]) -> None:
+    out = Path(settings.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stage}_config.json").write_text(
+        json.dumps({"stage": stage, "settings": to_dict(settings), **extra}, indent=2, default=str), encoding="utf-8"
+    )
+
+
+def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainResult:
+    """Fine-tune `settings.model` on `settings.train_file`; returns where the final checkpoint is."""
+    from peft import get_peft_model
+    from transformers import Trainer
+
+    from anyaudio_eval.training.collate import SFTCollator
+    from anyaudio_eval.training.data import load_corpus
+    from anyaudio_eval.training.modeling import (
+        export_checkpoint,
+        freeze_unused,
+        load_policy,
+        lora_config,
+        resume_point,
+        trainable_summary,
+    )
+
+    if not settings.train_file:
+        raise ValueError("sft needs train_file (a corpus JSONL/parquet); try `anyaudio train demo-corpus DIR`")
+    out = Path(settings.output_dir)
+    corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
+    for uuid, reason in corpus.skipped:
+        logger.warning("corpus row %s skipped: %s", uuid, reason)
+    policy = load_policy(settings.model, out, settings.device, settings.dtype, settings.max_audio_seconds)
+    model = policy.model
+    freeze_unused(model, settings.train_audio_tower or settings.lora.enabled)
+    if settings.lora.enabled:
+        model = get_peft_model(model, lora_config(settings.lora))
+    resume = resume_point(out, settings.resume)
+    write_run_info(settings, "sft", {"corpus": corpus.summary(), "model": trainable_summary(model),
+                                     "base": str(policy.path), "resumed_from": resume})
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(settings),
+        train_dataset=corpus.samples,  # a list is a map-style dataset; the collator encodes
+        data_collator=SFTCollator(policy, shuffle_items=settings.shuffle_items, seed=settings.seed),
+        callbacks=progress_callbacks(settings) + list(callbacks or []),
+    )
+    if resume:
+        logger.info("resuming SFT from %s", resume)
+    trainer.train(resume_from_checkpoint=resume)
+    final = export_checkpoint(
+        trainer.model, policy, out / "final", settings.export_layout,
+        metadata={"stage": "sft", "global_step": trainer.state.global_step},
+    )
+    return TrainResult(out, final, trainer.state.global_step, resume, list(trainer.state.log_history))
