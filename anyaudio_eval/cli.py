@@ -23,6 +23,18 @@ def _report(args: argparse.Namespace) -> int:
         print("anyaudio report: none of the logs has bench_alignment scores", file=sys.stderr)
         return 2
     sys.stdout.write(render(summaries, args.format))
+    if args.plot:
+        from anyaudio_eval.plots import write_report_plots
+
+        for path in write_report_plots(summaries, args.plot):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _lmeval_path(args: argparse.Namespace) -> int:
+    from anyaudio_eval.lmeval import pack_path
+
+    print(pack_path())
     return 0
 
 
@@ -73,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("logs", nargs="+", help="log files or folders of logs")
     report.add_argument("--format", choices=["table", "csv", "markdown"], default="table")
     report.add_argument("--threshold", type=float, help="decision threshold (default: the one each run used)")
+    report.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="also write PNGs into DIR: ROC per subset, reliability diagram, accuracy per subset, failed dimensions",
+    )
     report.add_argument("--latest", action="store_true", help="in a folder, use only the newest log")
     report.set_defaults(func=_report)
 
@@ -92,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--rubric-language", default="zh", choices=["zh", "en"])
     judge.add_argument("--json", action="store_true", help="print the full result as JSON")
     judge.set_defaults(func=_judge)
+    lmeval_path = sub.add_parser("lmeval-path", help="print the folder of the lm-eval task pack (for --include_path)")
+    lmeval_path.set_defaults(func=_lmeval_path)
     return parser
 
 
