@@ -94,3 +94,43 @@ def test_generate_mode_and_malformed_json(bench_dir, monkeypatch):
     assert all(scores[s.id].metadata["items"][0]["evidence"] == "a tone" for s in positives)
     # Malformed answers leave the negatives unscored, not judged "no".
     assert log.results.scores[0].unscored_samples == 4
+
+
+def test_eval_retry_finishes_an_interrupted_run_without_redoing_samples(bench_dir, monkeypatch):
+    from inspect_ai import eval_retry
+
+    import anyaudio_eval.judge.solver as solver_module
+
+    judge_audio = solver_module.judge_audio
+    calls = []
+
+    async def dies_on_third_sample(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the judge server went away")
+        return await judge_audio(*args, **kwargs)
+
+    monkeypatch.setenv("LOCAL_API_KEY", "test")
+    with FakeOpenAI() as server:
+        monkeypatch.setattr(solver_module, "judge_audio", dies_on_third_sample)
+        judge = get_model("openai-api/local/judge", base_url=server.base_url, memoize=False)
+        first = eval(bench(dataset=str(bench_dir)), model=judge, log_dir=str(bench_dir / "logs"), display="none", max_samples=1)[0]
+        assert first.status == "error" and "went away" in str(first.error)
+        done = [s for s in first.samples if s.error is None and s.scores]
+        monkeypatch.setattr(solver_module, "judge_audio", judge_audio)
+        requests_before = len(server.requests)
+        retried = eval_retry(first, log_dir=str(bench_dir / "logs"), display="none")[0]
+    assert retried.status == "success" and len(retried.samples) == 8
+    # Only the samples that had not finished are judged again (2 requests per sample: one per item).
+    assert len(server.requests) - requests_before == 2 * (8 - len(done))
+    assert metrics(retried)["accuracy"] == 1.0
+
+
+def test_logged_audio_is_an_inline_data_uri_the_viewer_can_play(bench_dir, monkeypatch):
+    from inspect_ai.log import read_eval_log
+
+    with FakeOpenAI() as server:
+        log = run(bench_dir, server, monkeypatch)
+    full = read_eval_log(log.location, resolve_attachments=True)
+    audio = full.samples[0].input[0].content[0]
+    assert audio.type == "audio" and audio.audio.startswith("data:audio/") and audio.format == "wav"
