@@ -11,6 +11,7 @@ Uses the same judging procedure and prompts as the bench and the `rubric_judge()
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
 from anyaudio_eval.rubric.decompose import decompose
 
 AudioInput = np.ndarray | bytes | str | Path
+logger = logging.getLogger(__name__)
 
 
 def _as_data_uri(audio: AudioInput, sample_rate: int) -> str:
@@ -82,8 +84,11 @@ def alignment_reward(*args: Any, **kwargs: Any) -> JudgeResult:
 async def batch_alignment_rewards(
     clips: Sequence[AudioInput], instructions: Sequence[str | None], **kwargs: Any
 ) -> list[float]:
-    """Rewards for a GRPO batch; a clip that cannot be judged gets 0.0 and the error is in the log of the call."""
+    """Rewards for a GRPO batch; a clip that cannot be judged gets 0.0 and a logged warning with the reason."""
     results = await asyncio.gather(
         *(alignment_reward_async(clip, instruction, **kwargs) for clip, instruction in zip(clips, instructions, strict=True))
     )
+    for i, r in enumerate(results):
+        if r.score is None:
+            logger.warning(f"reward for clip {i} set to 0.0: {r.error}")
     return [r.score if r.score is not None else 0.0 for r in results]
