@@ -33,6 +33,7 @@ The training target is the judge's generate-mode answer, built from the same pro
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,3 +345,13 @@ def build_tiny_corpus(
             )
         )
     return write_corpus(samples, directory / "corpus.jsonl")
+
+
+def load_stage_corpus(settings: Any, stage: str, hint: str) -> Corpus:
+    """The corpus a training stage reads from `settings.train_file`, with its skipped rows logged."""
+    if not settings.train_file:
+        raise ValueError(f"{stage} needs train_file ({hint})")
+    corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
+    for uuid, reason in corpus.skipped:
+        logging.getLogger(__name__).warning("corpus row %s skipped: %s", uuid, reason)
+    return corpus

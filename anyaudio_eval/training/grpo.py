@@ -227,7 +227,7 @@ def build_trainer(settings: GRPOSettings, policy: Policy, samples: list[TrainSam
 
 
 def run_grpo(settings: GRPOSettings, callbacks: list[Any] | None = None) -> Any:
-    from anyaudio_eval.training.data import load_corpus
+    from anyaudio_eval.training.data import load_stage_corpus
     from anyaudio_eval.training.modeling import (
         export_checkpoint,
         load_policy,
@@ -236,12 +236,8 @@ def run_grpo(settings: GRPOSettings, callbacks: list[Any] | None = None) -> Any:
     )
     from anyaudio_eval.training.sft import TrainResult, write_run_info
 
-    if not settings.train_file:
-        raise ValueError("grpo needs train_file (the mined set from `anyaudio train mine`, or any corpus)")
+    corpus = load_stage_corpus(settings, "grpo", "the mined set from `anyaudio train mine`, or any corpus")
     out = Path(settings.output_dir)
-    corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
-    for uuid, reason in corpus.skipped:
-        logger.warning("corpus row %s skipped: %s", uuid, reason)
     policy = load_policy(settings.model, out, settings.device, settings.dtype, settings.max_audio_seconds)
     trainer = build_trainer(settings, policy, corpus.samples, callbacks)
     resume = resume_point(out, settings.resume)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from anyaudio_eval.training.config import MineSettings, to_dict
-from anyaudio_eval.training.data import TrainSample, load_corpus, write_corpus
+from anyaudio_eval.training.data import TrainSample, load_stage_corpus, write_corpus
 from anyaudio_eval.training.rewards import is_right, judge_reward
 
 
@@ -121,9 +121,7 @@ def mine(
 def run_mine(settings: MineSettings, sampler: Sampler | None = None) -> MineResult:
     out_dir = Path(settings.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not settings.train_file:
-        raise ValueError("mine needs train_file (the SFT corpus)")
-    corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
+    corpus = load_stage_corpus(settings, "mine", "the SFT corpus")
     if sampler is None:
         from anyaudio_eval.training.modeling import load_policy
 

@@ -89,7 +89,7 @@ def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainR
     from transformers import Trainer
 
     from anyaudio_eval.training.collate import SFTCollator
-    from anyaudio_eval.training.data import load_corpus
+    from anyaudio_eval.training.data import load_stage_corpus
     from anyaudio_eval.training.modeling import (
         export_checkpoint,
         freeze_unused,
@@ -99,12 +99,8 @@ def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainR
         trainable_summary,
     )
 
-    if not settings.train_file:
-        raise ValueError("sft needs train_file (a corpus JSONL/parquet); try `anyaudio train demo-corpus DIR`")
+    corpus = load_stage_corpus(settings, "sft", "a corpus JSONL/parquet; try `anyaudio train demo-corpus DIR`")
     out = Path(settings.output_dir)
-    corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
-    for uuid, reason in corpus.skipped:
-        logger.warning("corpus row %s skipped: %s", uuid, reason)
     policy = load_policy(settings.model, out, settings.device, settings.dtype, settings.max_audio_seconds)
     model = policy.model
     freeze_unused(model, settings.train_audio_tower or settings.lora.enabled)
