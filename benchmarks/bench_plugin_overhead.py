@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _hub_schema import hub_schema  # beside this script (its folder is on sys.path)
 
 SUBSETS = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "mix")
 GB = 1e9
@@ -55,19 +56,7 @@ def generate(root: Path, samples: int, items: int, seconds: float, seed: int) ->
     rng = np.random.default_rng(seed)
     sr = 44_100
     t = np.arange(int(seconds * sr)) / sr
-    audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    item_type = pa.struct([("basis", pa.string()), ("dimension", pa.string()), ("question", pa.string())])
-    schema = pa.schema(
-        [
-            ("uuid", pa.string()),
-            ("audio", audio_type),
-            ("caption", pa.string()),
-            ("label", pa.string()),
-            ("type", pa.string()),
-            ("subset", pa.string()),
-            ("rubric", pa.list_(item_type)),
-        ]
-    )
+    schema, audio_type = hub_schema()
     path = root / "en" / "test-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(path, schema) as writer:
