@@ -409,3 +409,34 @@ def test_hub_row_with_an_absolute_path_outside_the_cache_is_refused(monkeypatch)
     _fake_hub(monkeypatch, _good_rows() + [row("abs", by_path("/etc/passwd"))])
     load = load_bench("someone/some-bench")
     assert [(s.uuid, "escapes" in s.reason) for s in load.skipped] == [("abs", True)]
+
+
+def test_a_warm_run_reads_no_audio_and_an_edited_file_is_read_again(tmp_path, monkeypatch):
+    import os
+
+    from fixtures import balanced_bench, encode, tone
+
+    import anyaudio_eval.bench.loaders as loaders
+
+    bench = balanced_bench(tmp_path / "warm", n_per_subset=4)
+    first = {r.uuid: r.audio for r in load_bench(str(bench)).rows}
+
+    def no_audio_reads(*args, **kwargs):
+        raise AssertionError("audio was read on a warm run")
+
+    with monkeypatch.context() as m:
+        m.setattr(loaders, "_cache_field", no_audio_reads)
+        assert {r.uuid: r.audio for r in load_bench(str(bench)).rows} == first
+
+    # Rewrite the file with other clips: the index no longer matches, so the audio is read again.
+    parquet = next((bench / "en").glob("*.parquet"))
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parquet).to_pylist()
+    for i, r in enumerate(table):
+        r["audio"] = {"bytes": encode(tone(500 + 10 * i)), "path": "new.wav"}
+    stat = parquet.stat()
+    write_parquet(parquet, table)
+    os.utime(parquet, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    again = {r.uuid: r.audio for r in load_bench(str(bench)).rows}
+    assert all(again[u] != first[u] for u in first)
