@@ -14,6 +14,9 @@ def render_checklist(result: JudgeResult) -> str:
     for item in result.items:
         if not item.parsed:
             mark, prob = "?", "unparsed"
+        elif item.p_yes is not None and abs(item.p_yes - 0.5) < 1e-9:
+            mark = "~"  # no information either way (e.g. the acoustic judge abstaining)
+            prob = "p_yes 0.50"
         else:
             mark = "x" if item.answer == "yes" else " "
             prob = f"p_yes {item.p_yes:.2f}" if item.soft else f"answer {item.answer} (no logprobs)"

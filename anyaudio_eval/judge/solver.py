@@ -73,6 +73,7 @@ def judge_rubric(
                 state.store.set(GROUNDING_KEY, check.model_dump())
         state.store.set(RESULT_KEY, result.model_dump())
         state.output = ModelOutput.from_content(model=str(model), content=render_checklist(result))
+        state.messages.append(state.output.message)  # the verdicts show in the viewer's Messages tab too
         return state
 
     return solve
