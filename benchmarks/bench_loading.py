@@ -7,7 +7,7 @@ stereo PCM16 WAV bytes, so a cold load exercises decode + downmix + resample + W
 subprocess so peak RSS (ru_maxrss) belongs to that run alone:
 
   cold: a fresh `ANYAUDIO_CACHE` (every clip decoded, resampled and written)
-  warm: the same cache again (every clip read and hashed, then found in the cache)
+  warm: the same cache again (the row index maps unchanged rows to cached clips: no audio is read)
 
     .venv/bin/python benchmarks/bench_loading.py              # 2000 x 30 s (about 10.6 GB of parquet)
     .venv/bin/python benchmarks/bench_loading.py --rows 300   # a quicker run
@@ -19,16 +19,13 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _hub_schema import hub_schema  # beside this script (its folder is on sys.path)
+from _common import hub_schema, peak_rss, run_child  # beside this script (its folder is on sys.path)
 
 SUBSETS = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "mix")
 RUBRIC = [
@@ -101,42 +98,15 @@ def generate(root: Path, rows: int, seconds: float, sr: int, seed: int, row_grou
     return {"source_bytes": source_bytes, "parquet_bytes": path.stat().st_size}
 
 
-def _use_proposed_reader() -> None:
-    """Experiment only: open parquet files as the proposed loader fix would (no whole-file pre-buffer)."""
-    import functools
-
-    import pyarrow.parquet as pq
-
-    pq.ParquetFile = functools.partial(pq.ParquetFile, pre_buffer=False, buffer_size=1 << 20)
-
-
-def child(dataset: str, max_seconds: float, proposed_reader: bool = False) -> None:
+def child(dataset: str, max_seconds: float) -> None:
     """One measured run (in its own process): load the bench, print JSON."""
     from anyaudio_eval.bench import load_bench
-
-    if proposed_reader:
-        _use_proposed_reader()
 
     start = time.perf_counter()
     load = load_bench(dataset, language="en", max_seconds=max_seconds)
     wall = time.perf_counter() - start
     print(json.dumps({"wall": wall, "rows": len(load.rows), "skipped": len(load.skipped), **peak_rss()}))
 
-
-def peak_rss() -> dict[str, int]:
-    """ru_maxrss (KiB on Linux) and, as a cross-check, VmHWM of /proc/self/status.
-
-    ru_maxrss survives execve, so a child started by a big parent would report the parent's peak: the
-    parent here stays small (generation runs in its own subprocess too), and VmHWM is per address space.
-    """
-    out = {"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "vm_hwm": 0}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                out["vm_hwm"] = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return out
 
 
 def gen_child(root: str, rows: int, seconds: float, sr: int, seed: int, row_group: int) -> None:
@@ -145,15 +115,6 @@ def gen_child(root: str, rows: int, seconds: float, sr: int, seed: int, row_grou
     print(json.dumps({**result, "wall": time.perf_counter() - start, **peak_rss()}))
 
 
-def run_child(args: list[str], cache: Path | None = None) -> dict[str, float]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    if cache is not None:
-        env["ANYAUDIO_CACHE"] = str(cache)
-    cmd = [sys.executable, __file__, *args]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -169,18 +130,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None, help="where to generate (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated bench and cache")
-    parser.add_argument(
-        "--no-fix-run",
-        action="store_true",
-        help="skip the third run (warm cache, parquet opened with pre_buffer=False: the proposed loader fix)",
-    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--proposed-reader", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--gen-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--max-seconds", type=float, default=600.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.max_seconds, args.proposed_reader)
+        child(args.child, args.max_seconds)
         return
     if args.gen_child:
         gen_child(args.gen_child, args.rows, args.seconds, args.sr, args.seed, args.row_group)
@@ -194,7 +149,7 @@ def main() -> None:
         )
         shape = ["--rows", str(args.rows), "--seconds", str(args.seconds), "--sr", str(args.sr)]
         shape += ["--seed", str(args.seed), "--row-group", str(args.row_group)]
-        gen = run_child(["--gen-child", str(work / "bench"), *shape])
+        gen = run_child(__file__, ["--gen-child", str(work / "bench"), *shape])
         print(
             f"generated in {gen['wall']:.1f} s: source audio {gen['source_bytes'] / 1e6:.0f} MB, "
             f"parquet {gen['parquet_bytes'] / 1e6:.0f} MB, generator peak RSS {gen['peak_rss'] / 1e6:.0f} MB"
@@ -202,10 +157,9 @@ def main() -> None:
         cache = work / "cache"
         max_seconds = str(max(600.0, args.seconds + 1))
         runs = {}
-        for name in ("cold", "warm") if args.no_fix_run else ("cold", "warm", "warm*"):
-            extra = ["--proposed-reader"] if name.endswith("*") else []
+        for name in ("cold", "warm"):
             runs[name] = run_child(
-                ["--child", str(work / "bench"), "--max-seconds", max_seconds, *extra], cache
+                __file__, ["--child", str(work / "bench"), "--max-seconds", max_seconds], {"ANYAUDIO_CACHE": str(cache)}
             )
         cache_bytes = sum(p.stat().st_size for p in cache.rglob("*.wav"))
         mb = gen["source_bytes"] / 1e6
@@ -227,13 +181,6 @@ def main() -> None:
         )
         print(f"ratio cold/warm wall time: {cold['wall'] / warm['wall']:.2f}x")
         print(f"ratio cold/warm peak RSS:  {cold['peak_rss'] / warm['peak_rss']:.2f}x")
-        if "warm*" in runs:
-            fixed = runs["warm*"]
-            print(
-                f"ratio warm/warm* peak RSS: {warm['peak_rss'] / fixed['peak_rss']:.2f}x "
-                "(warm*: same run, parquet opened with pre_buffer=False, buffer_size=1 MiB; "
-                "an experiment for the proposed loader fix, not the package's behaviour)"
-            )
         print(
             f"per clip: cold {1000 * cold['wall'] / cold['rows']:.1f} ms, warm {1000 * warm['wall'] / warm['rows']:.1f} ms"
         )

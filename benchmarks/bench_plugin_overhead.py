@@ -21,31 +21,17 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _hub_schema import hub_schema  # beside this script (its folder is on sys.path)
+from _common import hub_schema, peak_rss, run_child  # beside this script (its folder is on sys.path)
 
 SUBSETS = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "mix")
 GB = 1e9
 
-
-def peak_rss() -> dict[str, int]:
-    """ru_maxrss (KiB on Linux) and VmHWM (per address space, so a big parent cannot leak into it)."""
-    out = {"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "vm_hwm": 0}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                out["vm_hwm"] = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return out
 
 
 def generate(root: Path, samples: int, items: int, seconds: float, seed: int) -> None:
@@ -137,12 +123,6 @@ def child(dataset: str, log_dir: str, items: int) -> None:
     )
 
 
-def run_child(args: list[str], env_extra: dict[str, str]) -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **env_extra)
-    proc = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -177,6 +157,7 @@ def main() -> None:
         for name in ("cold", "warm"):
             log_dir = work / f"logs-{name}"
             runs[name] = run_child(
+                __file__,
                 ["--child", str(work / "bench"), "--log-dir", str(log_dir), "--items", str(args.items)], env
             )
 
