@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -440,3 +441,19 @@ def test_a_warm_run_reads_no_audio_and_an_edited_file_is_read_again(tmp_path, mo
     os.utime(parquet, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     again = {r.uuid: r.audio for r in load_bench(str(bench)).rows}
     assert all(again[u] != first[u] for u in first)
+
+
+def test_jsonl_lines_that_are_not_objects_are_skipped_and_named(tmp_path):
+    wav = tmp_path / "a.wav"
+    import soundfile as sf
+
+    sf.write(wav, tone(), 16000)
+    good = {"uuid": "ok", "audio": "a.wav", "caption": "c", "label": "yes", "type": "pos", "subset": "sound", "rubric": RUBRIC}
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join([json.dumps(good), "[1, 2]", "{broken"]) + "\n", encoding="utf-8")
+    load = load_bench(str(manifest))
+    assert [r.uuid for r in load.rows] == ["ok"]
+    assert {s.uuid: s.reason for s in load.skipped} == {
+        "m.jsonl:2": "line is not a JSON object",
+        "m.jsonl:3": "invalid JSON: Expecting property name enclosed in double quotes",
+    }

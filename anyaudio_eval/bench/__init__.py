@@ -1,6 +1,13 @@
 """Bench rows: schema, loaders and filters."""
 
-from anyaudio_eval.bench.loaders import BenchLoad, DatasetError, load_bench
+from anyaudio_eval.bench.loaders import (
+    BenchLoad,
+    DatasetError,
+    load_bench,
+    parse_rubric,
+    read_jsonl,
+    rubric_elements,
+)
 from anyaudio_eval.bench.schema import (
     HUB_ID,
     LABELS,
@@ -24,4 +31,7 @@ __all__ = [
     "RubricItem",
     "SkippedRow",
     "load_bench",
+    "parse_rubric",
+    "read_jsonl",
+    "rubric_elements",
 ]

@@ -188,7 +188,7 @@ def load_bench(
                     label=str(raw["label"]).strip().lower(),
                     type=str(raw["type"]),
                     subset=str(raw["subset"]),
-                    rubric=_parse_rubric(raw.get("rubric")),
+                    rubric=parse_rubric(raw.get("rubric")),
                     language=str(raw.get("language") or language),
                     extra={k: v for k, v in raw.items() if k not in META_FIELDS and not k.startswith("_")},
                 )
@@ -249,13 +249,14 @@ def _validate_meta(raw: dict[str, Any]) -> str | None:
     if label not in LABELS:
         return f"unknown label {raw['label']!r} (expected yes or no)"
     try:
-        _parse_rubric(raw.get("rubric"))
+        parse_rubric(raw.get("rubric"))
     except (ValidationError, ValueError) as ex:
         return f"invalid rubric: {_first_error(ex)}"
     return None
 
 
-def _parse_rubric(value: Any) -> list[RubricItem]:
+def rubric_elements(value: Any) -> list[Any]:
+    """The raw rubric items of a field: a list, a JSON string of one, or a {"<name>": [...]} wrapper."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -263,7 +264,29 @@ def _parse_rubric(value: Any) -> list[RubricItem]:
     if isinstance(value, dict):  # {"判断题列表": [...]} or {"questions": [...]}
         lists = [v for v in value.values() if isinstance(v, list)]
         value = lists[0] if lists else []
-    return [RubricItem.model_validate(item) for item in value]
+    if not isinstance(value, list):
+        raise ValueError("rubric is not a list of items")
+    return value
+
+
+def parse_rubric(value: Any) -> list[RubricItem]:
+    """Rubric items of a row's `rubric` field (any of the shapes `rubric_elements` accepts)."""
+    return [RubricItem.model_validate(item) for item in rubric_elements(value)]
+
+
+def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object becomes
+    {"_error": reason}, so each caller decides whether that skips a row or stops the run."""
+    records: list[tuple[int, dict[str, Any]]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as ex:
+            record = {"_error": f"invalid JSON: {ex.msg}"}
+        records.append((n, record if isinstance(record, dict) else {"_error": "line is not a JSON object"}))
+    return records
 
 
 def _first_error(ex: Exception) -> str:
@@ -334,14 +357,7 @@ def _open_source(dataset: str, language: str, revision: str | None) -> _Source:
 
 
 def _jsonl_source(path: Path) -> _Source:
-    records: list[dict[str, Any]] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as ex:
-            records.append({"uuid": f"{path.name}:{n}", "_error": f"invalid JSON: {ex.msg}"})
+    records = [rec if "_error" not in rec else {"uuid": f"{path.name}:{n}", **rec} for n, rec in read_jsonl(path)]
 
     def meta() -> Iterator[dict[str, Any]]:
         for rec in records:

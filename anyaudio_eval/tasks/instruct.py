@@ -7,7 +7,6 @@ whose reply carries audio); roles `judge` (audio LLM) and `decomposer` (text LLM
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser
 from inspect_ai.solver import generate
 
-from anyaudio_eval.bench.loaders import DatasetError, load_bench
+from anyaudio_eval.bench.loaders import DatasetError, load_bench, parse_rubric, read_jsonl
 from anyaudio_eval.bench.schema import HUB_ID, RubricItem
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN
 from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_VERSION
@@ -48,12 +47,10 @@ def read_instructions(path: str | Path) -> list[InstructionRow]:
             records: list[dict[str, Any]] = list(csv.DictReader(f))
     else:
         records = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as ex:
-                    raise DatasetError(f"{path}:{n}: invalid JSON ({ex.msg})") from ex
+        for n, rec in read_jsonl(path):
+            if "_error" in rec:  # a broken instructions file stops the run: nothing is scored half-read
+                raise DatasetError(f"{path}:{n}: {rec['_error']}")
+            records.append(rec)
     rows, seen = [], set()
     for n, rec in enumerate(records, start=1):
         instruction = (rec.get("instruction") or rec.get("caption") or "").strip()
@@ -66,10 +63,7 @@ def read_instructions(path: str | Path) -> list[InstructionRow]:
         domain = (rec.get("domain") or DEFAULT_DOMAIN).strip()
         if domain not in DOMAINS:
             raise DatasetError(f"{path} row {n}: unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
-        rubric = rec.get("rubric")
-        if isinstance(rubric, str):
-            rubric = json.loads(rubric) if rubric.strip() else None
-        items = [RubricItem.model_validate(i) for i in rubric] if rubric else None
+        items = parse_rubric(rec.get("rubric")) or None
         rows.append(InstructionRow(row_id, instruction, (rec.get("text") or None), domain, items))
     return rows
 

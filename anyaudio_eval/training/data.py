@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from anyaudio_eval.bench.loaders import read_jsonl, rubric_elements
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN as _SUBSET_DOMAIN
 from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_LANGUAGES, item_list_prompt, judge_system_prompt
@@ -124,16 +125,8 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
 
         return pq.read_table(path).to_pylist()
-    records: list[dict[str, Any]] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as ex:
-            rec = {"_error": f"invalid JSON: {ex.msg}"}
-        if not isinstance(rec, dict):
-            rec = {"_error": "line is not a JSON object"}
+    records = []
+    for n, rec in read_jsonl(path):
         rec.setdefault("uuid", f"{path.name}:{n}")
         records.append(rec)
     return records
@@ -172,9 +165,7 @@ def parse_row(raw: dict[str, Any], root: Path, language: str, cache_directory: P
     row_label = str(row_label).strip().lower() if row_label not in (None, "") else None
     if row_label not in (None, "yes", "no"):
         raise ValueError(f"unknown label {raw.get('label')!r} (expected yes or no)")
-    rubric = raw.get("rubric")
-    if isinstance(rubric, str):
-        rubric = json.loads(rubric) if rubric.strip() else []
+    rubric = rubric_elements(raw.get("rubric"))
     if not rubric:
         raise ValueError("empty rubric (no items to train on)")
     items: list[TrainItem] = []
