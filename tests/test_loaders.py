@@ -15,10 +15,18 @@ from fixtures_extra import ZH_RUBRIC, hub_layout, mixed_rows, write_audios, writ
 from inspect_ai.model import ContentAudio, ContentText
 
 from anyaudio_eval.audio import TARGET_SR
-from anyaudio_eval.bench import HUB_ID, LABELS, LANGUAGES, SUBSETS, TYPES, DatasetError, load_bench
+from anyaudio_eval.bench import HUB_ID, LABELS, LANGUAGES, SUBSETS, TYPES, DatasetError, load_bench, loaders
 from anyaudio_eval.tasks.common import row_sample
 
 GOOD = [("good-1", 300.0), ("good-2", 400.0)]
+
+
+@pytest.fixture(autouse=True, params=["whole", "streamed"])
+def parquet_read_path(request, monkeypatch):
+    """Every loader test runs twice: row groups read whole by pyarrow, and streamed a clip at a time."""
+    if request.param == "streamed":
+        monkeypatch.setattr(loaders, "STREAM_ABOVE_BYTES", 0)
+    return request.param
 
 
 def _good_rows() -> list[dict]:

@@ -2,13 +2,15 @@
 
 Loading is two passes so memory stays bounded whatever the bench size: the first reads every column
 but `audio`, validates and filters the rows; the second reads the audio of the selected rows only,
-normalises it into the WAV cache and keeps the path.
+normalises it into the WAV cache and keeps the path. Big parquet row groups are streamed a clip at a time
+(`parquet_stream`), since pyarrow would hold a whole single-page row group twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +28,7 @@ from anyaudio_eval.audio import (
     cache_dir,
     duration_seconds,
 )
+from anyaudio_eval.bench.parquet_stream import Unstreamable, column_chunk, stream_binary_column
 from anyaudio_eval.bench.schema import (
     HUB_ID,
     LABELS,
@@ -36,6 +39,8 @@ from anyaudio_eval.bench.schema import (
     RubricItem,
     SkippedRow,
 )
+
+logger = logging.getLogger(__name__)
 
 META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric", "language", "audio")
 
@@ -394,17 +399,53 @@ def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
                 n_group = pf.metadata.row_group(group).num_rows
                 # Row groups without a selected row are never read, so filters and limits save I/O.
                 if has_audio and any(i in wanted for i in range(offset, offset + n_group)):
-                    start = offset
-                    for batch in pf.iter_batches(batch_size=16, row_groups=[group], columns=["audio"]):
-                        column = batch.column(0)
-                        for i in range(start, start + batch.num_rows):
-                            if i in wanted:
-                                yield i, column[i - start].as_py()
-                        start += batch.num_rows
+                    yield from _row_group_audio(pf, f, group, offset, wanted)
                 offset += n_group
 
     fingerprint = json.dumps([(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
     return _Source(meta=meta, audio_fields=audio_fields, root=root, description=description, fingerprint=fingerprint)
+
+
+# A row group whose audio column is bigger than this is streamed a clip at a time (see parquet_stream).
+STREAM_ABOVE_BYTES = 64 << 20
+
+
+def _row_group_audio(
+    pf: Any, path: Path, group: int, offset: int, wanted: set[int]
+) -> Iterator[tuple[int, Any]]:
+    """(row, audio field) for the wanted rows of one row group, in bounded memory."""
+    import pyarrow as pa
+
+    audio_type = pf.schema_arrow.field("audio").type
+    is_struct = pa.types.is_struct(audio_type) and audio_type.get_field_index("bytes") >= 0
+    bytes_type = audio_type.field("bytes").type if is_struct else audio_type
+    done: set[int] = set()
+    # Only embedded bytes can be big; a column of paths is read by pyarrow.
+    if pa.types.is_binary(bytes_type) or pa.types.is_large_binary(bytes_type):
+        try:
+            column = column_chunk(pf.metadata, pf.schema, group, "audio.bytes" if is_struct else "audio")
+            if max(column.size, column.uncompressed_size) > STREAM_ABOVE_BYTES:
+                names: list[Any] = []
+                if is_struct and audio_type.get_field_index("path") >= 0:
+                    struct = pf.read_row_group(group, columns=["audio.path"]).column(0).to_pylist()
+                    names = [(v or {}).get("path") for v in struct]
+                for row, value in stream_binary_column(path, column, lambda r: offset + r in wanted):
+                    done.add(row)
+                    audio = {"bytes": value, "path": names[row] if names else None} if is_struct else value
+                    yield offset + row, audio
+        except Unstreamable as ex:
+            # pyarrow reads what is left: memory is then bounded by a row group's audio, not by a clip.
+            logger.info("row group %d of %s read whole (%s)", group, path.name, ex)
+    n_group = pf.metadata.row_group(group).num_rows
+    if not any(i in wanted and i - offset not in done for i in range(offset, offset + n_group)):
+        return
+    start = offset
+    for batch in pf.iter_batches(batch_size=16, row_groups=[group], columns=["audio"]):
+        values = batch.column(0)
+        for i in range(start, start + batch.num_rows):
+            if i in wanted and i - offset not in done:
+                yield i, values[i - start].as_py()
+        start += batch.num_rows
 
 
 def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
