@@ -29,6 +29,25 @@ def test_list_parser_fences_trailing_commas_and_reasoning():
     assert parsed.answers[0].evidence == "tone"
 
 
+def test_list_parser_takes_the_final_array_after_reasoning_with_brackets():
+    """Trained judges reason before the array; brackets in the reasoning must not hide the answer."""
+    answer = '[{"id": 0, "answer": "no", "evidence": "female voice"}, {"id": 1, "answer": "yes"}]'
+    for reasoning in ("I hear [laughs] then a voice.", "Levels [1, 2] look fine,", "Draft: [{\"id\": 0, \"answer\": \"yes\"}]"):
+        parsed = parse_answer_list(f"{reasoning}\n{answer}", 2)
+        assert {i: a.answer for i, a in parsed.answers.items()} == {0: "no", 1: "yes"}, reasoning
+    # A trailing comma in the answer and a plain list in the reasoning.
+    parsed = parse_answer_list('Pauses at [0.5, 1.2] s.\n[{"id": 0, "answer": "yes"},]', 1)
+    assert parsed.answers[0].answer == "yes"
+
+
+def test_training_targets_read_back_with_their_rationale():
+    from anyaudio_eval.training.data import TrainItem, answer_target
+
+    items = [TrainItem(dimension="d", question="q?", label="no", evidence="[silence] at 2 s")]
+    target = answer_target(items, rationale="There is a gap [about 1 s] in the middle.")
+    assert parse_answer_list(target, 1).answers[0].answer == "no"
+
+
 def test_list_parser_accepts_digit_string_ids():
     assert parse_answer_list('[{"id": "1", "answer": "yes"}, {"id": "x", "answer": "no"}]', 2).answers.keys() == {1}
 

@@ -4,7 +4,7 @@
   punctuation allowed), or 是 / 否;
 - first-token distributions: p_yes = P(yes variants) / (P(yes variants) + P(no variants));
 - generate mode: a JSON array of {id, answer, evidence}, optionally inside a code fence, optionally
-  after free text (the reasoning), trailing commas tolerated. Ids are checked; a missing, repeated or
+  after free text (the reasoning; the last array of objects is the answer), trailing commas tolerated. Ids are checked; a missing, repeated or
   out-of-range id is unparsed, never guessed.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -72,33 +72,47 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
 
 
-def _json_array_candidates(text: str) -> list[str]:
+_DECODER = json.JSONDecoder()
+
+
+def _final_json_array(text: str) -> list[Any] | None:
+    """The reply's answer array: the last JSON array holding objects (fenced bodies if any, else the text).
+
+    Scanning every "[" rather than the first keeps reasoning before the array harmless, brackets included
+    ("[laughs]", "[0.5 s]").
+    """
     fenced = _FENCE.findall(text)
-    bodies = fenced if fenced else [text]
-    out = []
-    for body in bodies:
-        body = body.strip()
-        start, end = body.find("["), body.rfind("]")
-        if start != -1 and end > start:
-            out.append(body[start : end + 1])
-    return out
+    fallback: list[Any] | None = None
+    for body in reversed(fenced) if fenced else [text]:
+        for candidate in (body, _TRAILING_COMMA.sub(r"\1", body)):
+            arrays = list(_json_arrays(candidate))
+            with_objects = [a for a in arrays if any(isinstance(e, dict) for e in a)]
+            if with_objects:
+                return with_objects[-1]
+            fallback = fallback if fallback is not None else (arrays[-1] if arrays else None)
+    return fallback
+
+
+def _json_arrays(text: str) -> Iterator[list[Any]]:
+    """Every top-level JSON array in free text, left to right."""
+    pos = text.find("[")
+    while pos != -1:
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            pos = text.find("[", pos + 1)
+            continue
+        if isinstance(value, list):
+            yield value
+        pos = text.find("[", end)
 
 
 def parse_answer_list(text: str | None, n: int) -> ListParse:
     """Parse a generate-mode reply into answers keyed by item id (0..n-1)."""
     if not text or not text.strip():
         return ListParse(answers={}, error="empty reply")
-    data: Any = None
-    for candidate in _json_array_candidates(text):
-        for attempt in (candidate, _TRAILING_COMMA.sub(r"\1", candidate)):
-            try:
-                data = json.loads(attempt)
-                break
-            except json.JSONDecodeError:
-                continue
-        if data is not None:
-            break
-    if not isinstance(data, list):
+    data = _final_json_array(text)
+    if data is None:
         return ListParse(answers={}, error="no JSON array in the reply")
     answers: dict[int, ParsedAnswer] = {}
     repeated: set[int] = set()

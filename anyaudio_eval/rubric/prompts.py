@@ -13,7 +13,7 @@ from typing import Literal
 
 from anyaudio_eval.bench.schema import RubricItem
 
-PROMPT_VERSION = "aaj-prompts-v1"
+PROMPT_VERSION = "aaj-prompts-v2"
 
 PromptLanguage = Literal["zh", "en"]
 PROMPT_LANGUAGES: tuple[str, ...] = ("zh", "en")
@@ -44,12 +44,14 @@ _LOGITS_TAIL = {
 
 _GENERATE_TAIL = {
     "zh": (
-        "\n输出格式：只输出一个 JSON 数组，每道题对应一个元素，顺序与题号一致，不要输出数组以外的任何文字。"
+        "\n输出格式：可以先用几句话写下你听到了什么、如何判断；然后以一个 JSON 数组结束回答，每道题对应一个元素，"
+        "顺序与题号一致，数组之后不要再写任何文字。"
         '元素格式为 {"id": 题号, "answer": "yes" 或 "no", "evidence": "一句话说明你听到的关键依据"}。'
     ),
     "en": (
-        "\nOutput format: only a JSON array with one element per check, in the order of the check numbers, "
-        "and no text outside the array. Each element is "
+        "\nOutput format: you may first write a few sentences on what you hear and how you decide; then end "
+        "your reply with a JSON array with one element per check, in the order of the check numbers, and "
+        "nothing after the array. Each element is "
         '{"id": <check number>, "answer": "yes" or "no", "evidence": "<one sentence on what you heard>"}.'
     ),
 }
