@@ -70,3 +70,23 @@ def test_summary_names_and_negative_types():
     assert s["acc_sound"] == pytest.approx(2 / 3) and s["acc_music"] == 0.0
     assert s["unparsed_item_share"] == 1 / 8
     assert s["accuracy_at_0.8"] == 0.75  # at 0.8 the 0.6 negative becomes right
+
+
+def test_item_summary_by_dimension_counts_abstentions_as_wrong_overall():
+    from anyaudio_eval.scorers.metrics import ItemRecord, item_summary
+
+    items = [
+        ItemRecord("pitch", "yes", 0.9),
+        ItemRecord("pitch", "no", 0.8),  # wrong
+        ItemRecord("tempo", "yes", 0.5),  # abstention
+        ItemRecord("tempo", "no", 0.1),
+        ItemRecord("key", "no", None),  # unparsed: an abstention too
+    ]
+    out = item_summary(items)
+    assert out["item_accuracy_answered"] == 2 / 3
+    assert out["item_accuracy_all"] == 2 / 5
+    assert out["item_abstention_share"] == 2 / 5
+    assert out["item_acc_pitch"] == 0.5 and out["item_acc_tempo"] == 1.0
+    assert "item_acc_key" not in out  # nothing answered
+    assert out["item_abstain_tempo"] == 0.5 and out["item_abstain_key"] == 1.0
+    assert "item_abstain_pitch" not in out  # no abstentions: not listed

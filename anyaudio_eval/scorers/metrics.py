@@ -138,7 +138,8 @@ def is_abstention(p_yes: float | None) -> bool:
 
 
 def item_summary(items: Sequence[ItemRecord]) -> dict[str, float]:
-    """Item-level agreement with gold labels: over answered items, over all items, and per dimension."""
+    """Item-level agreement with gold labels: over answered items, over all items, and per dimension
+    (accuracy on answered items; the abstention share where it is not zero)."""
     answered = [i for i in items if not is_abstention(i.p_yes)]
 
     def acc(xs: Sequence[ItemRecord]) -> float:
@@ -157,7 +158,8 @@ def item_summary(items: Sequence[ItemRecord]) -> dict[str, float]:
         answered_dim = [i for i in xs if not is_abstention(i.p_yes)]
         if answered_dim:
             out[f"item_acc_{dim}"] = acc(answered_dim)
-        out[f"item_abstain_{dim}"] = 1 - len(answered_dim) / len(xs)
+        if len(answered_dim) < len(xs):  # shown only where the judge abstains, to keep the summary short
+            out[f"item_abstain_{dim}"] = 1 - len(answered_dim) / len(xs)
     return out
 
 
