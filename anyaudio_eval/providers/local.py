@@ -61,6 +61,11 @@ from anyaudio_eval.rubric.parsing import token_answer
 logger = logging.getLogger(__name__)
 
 
+# Batching window for concurrent logits requests: small next to a forward pass of a real judge.
+BATCH_TICK_S = 0.002
+BATCH_WINDOW_S = 0.02
+
+
 class LocalJudgeError(RuntimeError):
     """A checkpoint that cannot be used: missing, corrupt or of an unsupported architecture."""
 
@@ -678,13 +683,22 @@ class LocalAudioLLM(ModelAPI):
             self._lock = anyio.Lock()
         async with self._lock:
             if not item.done:
-                await anyio.sleep(0)  # let requests issued together (a sample's items) join this batch
+                await self._gather_siblings()
                 batch, self._pending = self._pending, []
                 await anyio.to_thread.run_sync(self.engine.score_batch, batch, self.batch_size, self.reuse)
         if item.error is not None:
             raise item.error
         assert item.result is not None
         return item.result
+
+    async def _gather_siblings(self) -> None:
+        """Let requests issued together (a sample's items, still being prepared in threads) join the batch:
+        wait while the queue keeps growing, a tick at a time, for at most BATCH_WINDOW_S."""
+        waited, size = 0.0, -1
+        while len(self._pending) != size and waited < BATCH_WINDOW_S:
+            size = len(self._pending)
+            await anyio.sleep(BATCH_TICK_S)
+            waited += BATCH_TICK_S
 
     async def generate(
         self,
