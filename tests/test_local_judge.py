@@ -31,7 +31,7 @@ ITEMS = [
     RubricItem(dimension="", question="Is there speech?", basis=""),
     RubricItem(dimension="tempo", question="Is the tempo fast?", basis=""),
 ]
-CHECKPOINTS = ["omni_thinker", "omni_full", "qwen2_audio"]
+CHECKPOINTS = ["omni_thinker", "omni_full", "omni3_thinker", "omni3_full", "qwen2_audio"]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,8 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     return {
         "omni_thinker": save_tiny(root / "omni_thinker", family="omni", layout="thinker"),
         "omni_full": save_tiny(root / "omni_full", family="omni", layout="full"),
+        "omni3_thinker": save_tiny(root / "omni3_thinker", family="omni3"),
+        "omni3_full": save_tiny(root / "omni3_full", family="omni3", layout="full"),
         "qwen2_audio": save_tiny(root / "qwen2_audio", family="qwen2_audio"),
     }
 
@@ -72,12 +74,14 @@ def direct_processor(path: Path, family: str):
 
     if family == "qwen2_audio":
         return transformers.AutoProcessor.from_pretrained(path)
-    # The Omni processor needs pillow/torchvision for its image/video parts, which audio never uses.
-    from transformers import Qwen2_5OmniProcessor
+    # The Omni processors need pillow/torchvision for their image/video parts, which audio never uses.
+    from transformers import Qwen2_5OmniProcessor, Qwen3OmniMoeProcessor
     from transformers.image_processing_utils import BaseImageProcessor
     from transformers.video_processing_utils import BaseVideoProcessor
 
-    class AudioOnlyOmniProcessor(Qwen2_5OmniProcessor):
+    base = Qwen3OmniMoeProcessor if family == "omni3" else Qwen2_5OmniProcessor
+
+    class AudioOnlyOmniProcessor(base):
         def check_argument_for_proper_class(self, name, arg):
             if name in ("image_processor", "video_processor"):
                 return None
@@ -98,13 +102,18 @@ def direct_processor(path: Path, family: str):
 
 
 def direct_p_yes(path: Path, name: str, wav: np.ndarray, item: RubricItem) -> tuple[float, int]:
-    family = "qwen2_audio" if name == "qwen2_audio" else "omni"
+    family = {"qwen2_audio": "qwen2_audio", "omni3_thinker": "omni3", "omni3_full": "omni3"}.get(name, "omni")
     if family == "qwen2_audio":
         model = transformers.Qwen2AudioForConditionalGeneration.from_pretrained(path)
     else:
         config = transformers.AutoConfig.from_pretrained(path)
         config = getattr(config, "thinker_config", config)
-        model = transformers.Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(path, config=config)
+        cls = (
+            transformers.Qwen3OmniMoeThinkerForConditionalGeneration
+            if family == "omni3"
+            else transformers.Qwen2_5OmniThinkerForConditionalGeneration
+        )
+        model = cls.from_pretrained(path, config=config)
     model.eval()
     processor = direct_processor(path, family)
     conversation = [
@@ -163,7 +172,7 @@ def test_top_logprobs_always_hold_every_yes_no_variant(checkpoints):
     assert {"yes", "Yes", " yes", " Yes", "no", "No", " no", " No"} <= tokens
 
 
-@pytest.mark.parametrize("name", ["omni_full", "qwen2_audio"])
+@pytest.mark.parametrize("name", ["omni_full", "omni3_full", "qwen2_audio"])
 def test_prefix_reuse_equals_no_reuse(checkpoints, name):
     path = checkpoints[name]
     clips = [test_clip(2.0, "tone", 440.0), test_clip(2.0, "noise", seed=1)]

@@ -215,18 +215,31 @@ def test_collator_label_mask_is_exact(policy, corpus_file):
     assert batch["input_features"].shape == (2, 128, 3000) and batch["feature_attention_mask"].shape == (2, 3000)
 
 
-def test_weight_names_map_to_the_saved_full_omni_layout(policy, tmp_path):
+@pytest.fixture(scope="module")
+def omni_policies(policy, tmp_path_factory):
+    """Both Omni bases: Qwen2.5-Omni (the released 7B) and Qwen3-Omni MoE (the paper's 30B)."""
+    from anyaudio_eval.training.modeling import load_policy
+
+    return {"omni": policy, "omni3": load_policy("tiny:omni3", tmp_path_factory.mktemp("work3"), device="cpu")}
+
+
+@pytest.mark.parametrize("family", ["omni", "omni3"])
+def test_weight_names_map_to_the_saved_full_omni_layout(omni_policies, tmp_path, family):
+    import torch
     from safetensors import safe_open
     from trl.generation.vllm_generation import VLLMGeneration
 
     from anyaudio_eval.training.modeling import export_checkpoint
-    from anyaudio_eval.training.vllm_bridge import checkpoint_name, wrap_name_fixer
+    from anyaudio_eval.training.vllm_bridge import checkpoint_name, wrap_name_fixer, wrap_param_iterator
 
+    policy = omni_policies[family]
     out = export_checkpoint(policy.model, policy, tmp_path / "full")
+    assert json.loads((out / "config.json").read_text())["model_type"] == {"omni": "qwen2_5_omni", "omni3": "qwen3_omni_moe"}[family]
     with safe_open(str(out / "model.safetensors"), "pt") as f:
         saved = set(f.keys())
     assert all(k.startswith("thinker.") for k in saved)
-    assert {checkpoint_name(n, True) for n, _ in policy.model.named_parameters()} == saved
+    if family == "omni":  # one in-memory parameter per checkpoint tensor (no fused experts)
+        assert {checkpoint_name(n, True) for n, _ in policy.model.named_parameters()} == saved
     # transformers >= 5.21 in-memory names map to the same checkpoint names
     assert checkpoint_name("model.language_model.layers.0.mlp.up_proj.weight", True) == "thinker.model.layers.0.mlp.up_proj.weight"
     assert checkpoint_name("model.audio_tower.conv1.weight", True) == "thinker.audio_tower.conv1.weight"
@@ -245,7 +258,12 @@ def test_weight_names_map_to_the_saved_full_omni_layout(policy, tmp_path):
         gen.model = model
         gen._dist = SimpleNamespace(is_fsdp=False, gather_params=lambda params: nullcontext())
         gen._fix_param_name_to_vllm = wrap_name_fixer(VLLMGeneration._fix_param_name_to_vllm.__get__(gen), True)
-        assert {name for name, _ in gen._iter_named_params()} == saved
+        gen._iter_named_params = wrap_param_iterator(VLLMGeneration._iter_named_params.__get__(gen), model)
+        synced = dict(gen._iter_named_params())
+        assert synced.keys() == saved
+        # the very tensors vLLM would read from the exported checkpoint (fused MoE experts split per expert)
+        with safe_open(str(out / "model.safetensors"), "pt") as f:
+            assert all(torch.equal(synced[k].detach().cpu(), f.get_tensor(k)) for k in saved)
 
 
 def test_vllm_audio_requests_and_output_parsing_with_a_fake_engine():

@@ -29,21 +29,30 @@ def base(tmp_path_factory):
     return str(resolve_model("tiny:omni", tmp_path_factory.mktemp("base")))
 
 
+@pytest.fixture(scope="module")
+def bases(base, tmp_path_factory):
+    """Both Omni bases of the method: Qwen2.5-Omni (the released 7B) and Qwen3-Omni MoE (the paper's 30B)."""
+    from anyaudio_eval.training.modeling import resolve_model
+
+    return {"omni": base, "omni3": str(resolve_model("tiny:omni3", tmp_path_factory.mktemp("base3")))}
+
+
 def _sft(corpus_file, base, out, **overrides):
     settings = {"preset": "cpu", "model": base, "train_file": str(corpus_file), "output_dir": str(out),
                 "device": "cpu", "progress": False, **overrides}
     return load_config("sft", overrides=settings)
 
 
-def test_sft_lowers_the_loss_on_a_repeated_batch(corpus_file, base, tmp_path):
+@pytest.mark.parametrize(("family", "exported_type"), [("omni", "qwen2_5_omni"), ("omni3", "qwen3_omni_moe")])
+def test_sft_lowers_the_loss_on_a_repeated_batch(corpus_file, bases, tmp_path, family, exported_type):
     from anyaudio_eval.training.sft import run_sft
 
-    result = run_sft(_sft(corpus_file, base, tmp_path, limit=2, batch_size=2, max_steps=6, save_steps=100))
+    result = run_sft(_sft(corpus_file, bases[family], tmp_path, limit=2, batch_size=2, max_steps=6, save_steps=100))
     losses = result.losses
     assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses
-    # the exported model is what the audiollm/ provider loads (full Omni layout)
+    # the exported model is what the audiollm/ provider and vLLM load (the full Omni layout)
     cfg = json.loads((result.final_checkpoint / "config.json").read_text())
-    assert cfg["model_type"] == "qwen2_5_omni"
+    assert cfg["model_type"] == exported_type
 
 
 class _Crash(Exception):
@@ -74,11 +83,13 @@ def test_an_interrupted_run_resumes_from_its_last_complete_checkpoint(corpus_fil
     assert (tmp_path / "final" / "model.safetensors").is_file()
 
 
-def test_grpo_step_feeds_audio_to_every_forward_and_trains_the_audio_encoder(corpus_file, base, tmp_path):
+@pytest.mark.parametrize("family", ["omni", "omni3"])
+def test_grpo_step_feeds_audio_to_every_forward_and_trains_the_audio_encoder(corpus_file, bases, tmp_path, family):
     from anyaudio_eval.training.grpo import build_trainer
     from anyaudio_eval.training.modeling import load_policy
     from anyaudio_eval.training.rewards import completion_text
 
+    base = bases[family]
     settings = load_config("grpo", overrides={"preset": "cpu", "model": base, "train_file": str(corpus_file),
                                               "output_dir": str(tmp_path), "device": "cpu", "progress": False,
                                               "batch_size": 4, "num_generations": 4, "max_completion_length": 8,

@@ -1,10 +1,12 @@
 """Tiny random audio-language models for tests, benchmarks and smoke training (no downloads).
 
-Two families, built from hand-made small configs, seeded and deterministic:
+Three families, built from hand-made small configs, seeded and deterministic:
 
 - Qwen2.5-Omni thinker (`Qwen2_5OmniThinkerForConditionalGeneration`), saved either thinker-only
   (`model_type=qwen2_5_omni_thinker`) or in the full-Omni layout (`model_type=qwen2_5_omni`, weights under
   `thinker.*`, no talker: what vLLM and the released checkpoints use);
+- Qwen3-Omni MoE thinker (`Qwen3OmniMoeThinkerForConditionalGeneration`, 4 experts, 2 per token), the
+  paper's 30B base, in the same two layouts (`qwen3_omni_moe_thinker`, `qwen3_omni_moe`);
 - Qwen2-Audio (`Qwen2AudioForConditionalGeneration`).
 
 Each comes with a byte-level BPE tokenizer made in memory (``yes``/``no``/``Yes``/``No`` and their
@@ -35,7 +37,7 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
-Family = Literal["omni", "qwen2_audio"]
+Family = Literal["omni", "omni3", "qwen2_audio"]
 Layout = Literal["thinker", "full"]
 
 # Qwen's special tokens, appended to the byte alphabet in this order.
@@ -205,6 +207,28 @@ def _audio_config(size: dict[str, int], output_dim: int | None) -> dict[str, Any
     return cfg
 
 
+def _omni_parts(tok: PreTrainedTokenizerBase, size: dict[str, int], **vision: Any) -> dict[str, Any]:
+    """What both Omni thinker configs share: a one-block vision tower and the token ids of the markers."""
+    ids = _ids(tok)
+    return {
+        "vision_config": {
+            "depth": 1,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": size["hidden"],
+            **vision,
+        },
+        "audio_start_token_id": ids["<|audio_bos|>"],
+        # Qwen3-Omni's signature omits the next three, but its rope index reads them (as in the released config).
+        "audio_end_token_id": ids["<|audio_eos|>"],
+        "vision_start_token_id": ids["<|vision_bos|>"],
+        "vision_end_token_id": ids["<|vision_eos|>"],
+        "user_token_id": tok("user", add_special_tokens=False).input_ids[0],
+        "initializer_range": INIT_RANGE,
+    }
+
+
 def omni_thinker_config(tok: PreTrainedTokenizerBase, size: str = "tiny") -> Any:
     from transformers import Qwen2_5OmniThinkerConfig
 
@@ -212,26 +236,34 @@ def omni_thinker_config(tok: PreTrainedTokenizerBase, size: str = "tiny") -> Any
     ids = _ids(tok)
     return Qwen2_5OmniThinkerConfig(
         audio_config=_audio_config(s, output_dim=s["hidden"]),
-        vision_config={
-            "depth": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": s["hidden"],
-            "fullatt_block_indexes": [0],
-        },
         text_config=_text_config(tok, s, mrope=True),
         audio_token_index=ids["<|AUDIO|>"],
         image_token_index=ids["<|IMAGE|>"],
         video_token_index=ids["<|VIDEO|>"],
-        audio_start_token_id=ids["<|audio_bos|>"],
-        audio_end_token_id=ids["<|audio_eos|>"],
-        vision_start_token_id=ids["<|vision_bos|>"],
-        vision_end_token_id=ids["<|vision_eos|>"],
-        user_token_id=tok("user", add_special_tokens=False).input_ids[0],
         position_id_per_seconds=25,
         seconds_per_chunk=2,
-        initializer_range=INIT_RANGE,
+        **_omni_parts(tok, s, fullatt_block_indexes=[0]),
+    )
+
+
+def omni3_thinker_config(tok: PreTrainedTokenizerBase, size: str = "tiny") -> Any:
+    from transformers import Qwen3OmniMoeThinkerConfig
+
+    s = SIZES[size]
+    ids = _ids(tok)
+    text = _text_config(tok, s, mrope=True)
+    text.update({"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": s["inter"] // 4})
+    text["rope_parameters"]["mrope_interleaved"] = True
+    audio = _audio_config(s, output_dim=s["hidden"])
+    audio.update({"n_window": 50, "n_window_infer": 800, "downsample_hidden_size": 16})
+    return Qwen3OmniMoeThinkerConfig(
+        audio_config=audio,
+        text_config=text,
+        audio_token_id=ids["<|AUDIO|>"],
+        image_token_id=ids["<|IMAGE|>"],
+        video_token_id=ids["<|VIDEO|>"],
+        position_id_per_seconds=13,
+        **_omni_parts(tok, s, deepstack_visual_indexes=[0], num_position_embeddings=64),
     )
 
 
@@ -262,10 +294,14 @@ def build_tiny(family: Family = "omni", seed: int = 0, size: str = "tiny") -> Ti
         from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
         model: PreTrainedModel = Qwen2_5OmniThinkerForConditionalGeneration(omni_thinker_config(tok, size))
+    elif family == "omni3":
+        from transformers import Qwen3OmniMoeThinkerForConditionalGeneration
+
+        model = Qwen3OmniMoeThinkerForConditionalGeneration(omni3_thinker_config(tok, size))
     elif family == "qwen2_audio":
         model = Qwen2AudioForConditionalGeneration(qwen2_audio_config(tok, size))
     else:
-        raise ValueError(f"unknown tiny family {family!r}; use omni or qwen2_audio")
+        raise ValueError(f"unknown tiny family {family!r}; use omni, omni3 or qwen2_audio")
     model.generation_config = _generation_config(tok)
     model.eval()
     return TinyModel(model=model, tokenizer=tok, feature_extractor=fe, family=family)
@@ -282,7 +318,7 @@ def _save_processor(tiny: TinyModel, path: Path, vision_processors: bool | None)
         return
     # The Omni processor needs image and video processors (pillow, torchvision). A GPU machine has them and
     # vLLM needs the full processor; a CPU test box may not, and our provider needs only these two parts.
-    if vision_processors is not False:
+    if vision_processors is not False and tiny.family == "omni":
         try:
             from transformers import Qwen2_5OmniProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
@@ -312,25 +348,19 @@ def save_tiny(
 ) -> Path:
     """Build a tiny model and write it as a checkpoint directory; returns the directory.
 
-    layout="full" (Omni only) writes the released layout: `Qwen2_5OmniForConditionalGeneration` config with the
-    thinker under `thinker_config`, `enable_audio_output=False` and weights named `thinker.*` (no talker).
+    layout="full" (Omni families only) writes the released layout: the full Omni config with the thinker under
+    `thinker_config`, `enable_audio_output=False` and weights named `thinker.*` (no talker).
     vision_processors: None = save the full Omni processor when pillow/torchvision allow it.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tiny = build_tiny(family, seed=seed, size=size)
     if layout == "full":
-        if family != "omni":
-            raise ValueError("layout='full' exists only for the Omni family")
-        from transformers import Qwen2_5OmniConfig, Qwen2_5OmniForConditionalGeneration
+        if family == "qwen2_audio":
+            raise ValueError("layout='full' exists only for the Omni families")
+        from anyaudio_eval.models.layout import save_full_omni
 
-        # The talker is never built (enable_audio_output=False); transformers warns about its default config's
-        # token ids, which is harmless.
-        config = Qwen2_5OmniConfig(thinker_config=tiny.model.config.to_dict(), enable_audio_output=False)
-        full = Qwen2_5OmniForConditionalGeneration(config)
-        full.thinker.load_state_dict(tiny.model.state_dict())
-        full.generation_config = tiny.model.generation_config
-        full.save_pretrained(path)
+        save_full_omni(tiny.model, path)
     elif layout == "thinker":
         tiny.model.save_pretrained(path)
     else:

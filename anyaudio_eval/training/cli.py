@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 _OVERRIDES: list[tuple[str, type, str]] = [
-    ("model", str, "checkpoint directory, or tiny:omni / tiny:qwen2_audio"),
+    ("model", str, "checkpoint directory, or tiny:omni / tiny:omni3 / tiny:qwen2_audio"),
     ("train_file", str, "corpus JSONL/parquet (corpus or bench format)"),
     ("output_dir", str, "where checkpoints, logs and the final model go"),
     ("language", str, "prompt language of rows without one (en|zh)"),

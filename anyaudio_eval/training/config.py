@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# LLM linear layers only; version-agnostic (module paths changed in transformers 5.21).
-LORA_TARGETS = r"^(?!.*(audio_tower|visual)).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
+# LLM linear layers only; version-agnostic (module paths changed in transformers 5.21). MoE experts (Qwen3-Omni)
+# are left out: transformers 5 fuses them into one tensor per layer, which PEFT adapts only without dropout.
+LORA_TARGETS = r"^(?!.*(audio_tower|visual|experts)).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 
 
 @dataclass
@@ -30,7 +31,7 @@ class LoraSettings:
 
 @dataclass
 class CommonSettings:
-    model: str = "tiny:omni"  # a checkpoint directory, or tiny:omni / tiny:qwen2_audio (random, for smoke runs)
+    model: str = "tiny:omni"  # a checkpoint directory, or tiny:omni / tiny:omni3 / tiny:qwen2_audio (random)
     train_file: str = ""  # corpus JSONL/parquet (corpus or bench format)
     output_dir: str = "runs/judge"
     language: str = "en"  # default prompt language for rows without one

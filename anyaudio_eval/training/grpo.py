@@ -65,6 +65,7 @@ class AudioGRPOTrainer(GRPOTrainer):
                 raise ValueError("audio rollouts through vLLM are supported in colocate mode only (vllm_mode=colocate)")
             gen = self.vllm_generation
             gen._fix_param_name_to_vllm = vllm_bridge.wrap_name_fixer(gen._fix_param_name_to_vllm, policy.is_omni)
+            gen._iter_named_params = vllm_bridge.wrap_param_iterator(gen._iter_named_params, gen.model)
 
     # -- prompts ---------------------------------------------------------------------------------------
 

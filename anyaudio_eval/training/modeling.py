@@ -25,6 +25,7 @@ import torch
 
 from anyaudio_eval.audio import TARGET_SR, load_audio
 from anyaudio_eval.judge.procedure import judge_messages
+from anyaudio_eval.models.layout import has_full_layout, save_full_omni
 from anyaudio_eval.providers.local import (
     Engine,
     Family,
@@ -58,7 +59,8 @@ class Policy:
 
     @property
     def is_omni(self) -> bool:
-        return self.family.model_class.startswith("Qwen2_5Omni")
+        """Qwen2.5-Omni or Qwen3-Omni: exported, and named for vLLM, in the full-Omni layout."""
+        return has_full_layout(self.family.model_class)
 
     @property
     def audio_token_id(self) -> int:
@@ -105,7 +107,7 @@ def resolve_model(spec: str, work_dir: str | Path) -> Path:
         family = spec.split(":", 1)[1] or "omni"
         path = Path(work_dir) / f"base-tiny-{family}"
         if not (path / "config.json").is_file():
-            save_tiny(path, family=family, layout="full" if family == "omni" else "thinker")  # type: ignore[arg-type]
+            save_tiny(path, family=family, layout="thinker" if family == "qwen2_audio" else "full")  # type: ignore[arg-type]
         return path.resolve()
     return resolve_checkpoint(spec)
 
@@ -212,15 +214,8 @@ def export_checkpoint(model: Any, policy: Policy, out_dir: str | Path, layout: s
         layout = "full" if policy.is_omni else "thinker"
     if layout == "full":
         if not policy.is_omni:
-            raise ValueError("layout='full' exists only for Qwen2.5-Omni")
-        from transformers import Qwen2_5OmniConfig, Qwen2_5OmniForConditionalGeneration
-
-        config = Qwen2_5OmniConfig(thinker_config=model.config.to_dict(), enable_audio_output=False)
-        with torch.device("meta"):
-            full = Qwen2_5OmniForConditionalGeneration(config)
-        full.thinker = model  # the talker is not built with enable_audio_output=False: only thinker.* is saved
-        full.generation_config = model.generation_config
-        full.save_pretrained(out)
+            raise ValueError("layout='full' exists only for the Omni families")
+        save_full_omni(model, out)
     elif layout == "thinker":
         model.save_pretrained(out)
     else:

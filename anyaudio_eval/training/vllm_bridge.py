@@ -8,12 +8,14 @@ TRL 1.16's vLLM paths send images only. For audio GRPO in colocate mode:
 - weights are synced under checkpoint names: TRL hands in-memory parameter names (transformers >= 5.21 regroups
   them under `model.language_model.` / `model.audio_tower.` / `model.visual.`); vLLM's Omni loader knows the
   released full-Omni names (`thinker.model.*`, `thinker.audio_tower.*`, `thinker.lm_head.*`), so
-  `checkpoint_name` undoes the regrouping and adds `thinker.` for the full Omni layout.
+  `checkpoint_name` undoes the regrouping and adds `thinker.` for the full Omni layout, and
+  `wrap_param_iterator` splits fused MoE expert tensors (Qwen3-Omni) into the per-expert checkpoint tensors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,31 @@ def wrap_name_fixer(fix: Callable[..., str], full_omni: bool) -> Callable[..., s
 
     fixed.__wrapped__ = fix  # type: ignore[attr-defined]
     return fixed
+
+
+# transformers >= 5 keeps MoE experts fused in memory (one tensor per layer); checkpoints and vLLM's loader
+# name each expert's projections separately.
+_FUSED_EXPERTS = re.compile(r"\.experts\.(gate_up_proj|down_proj)$")
+
+
+def wrap_param_iterator(
+    iterate: Callable[[], Iterator[tuple[str, Any]]], model: Any
+) -> Callable[[], Iterator[tuple[str, Any]]]:
+    """Wrap TRL's `VLLMGeneration._iter_named_params` so fused expert tensors (Qwen3-Omni MoE) are synced as
+    the per-expert checkpoint tensors vLLM loads, split by transformers' own save-time conversion."""
+
+    def checkpoint_tensors() -> Iterator[tuple[str, Any]]:
+        from transformers.core_model_loading import revert_weight_conversion
+
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        for name, tensor in iterate():
+            if _FUSED_EXPERTS.search(name):
+                yield from revert_weight_conversion(base, {name: tensor}).items()
+            else:
+                yield name, tensor
+
+    checkpoint_tensors.__wrapped__ = iterate  # type: ignore[attr-defined]
+    return checkpoint_tensors
 
 
 def collapse_placeholders(ids: Sequence[int], audio_token_id: int) -> list[int]:
