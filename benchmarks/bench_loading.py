@@ -14,6 +14,7 @@ subprocess so peak RSS (ru_maxrss) belongs to that run alone:
 
     .venv/bin/python benchmarks/bench_loading.py              # 2000 x 30 s (about 10.6 GB of parquet)
     .venv/bin/python benchmarks/bench_loading.py --rows 300   # a quicker run
+    .venv/bin/python benchmarks/bench_loading.py --rows 300 --content clean --dictionary   # other layouts
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _wav_bytes(frames: np.ndarray, sr: int) -> bytes:
 
 
 def generate(
-    root: Path, rows: int, seconds: float, sr: int, seed: int, row_group: int, content: str
+    root: Path, rows: int, seconds: float, sr: int, seed: int, row_group: int, content: str, dictionary: bool
 ) -> dict[str, float]:
     """Write the bench in batches of `row_group` rows: memory is bounded by one row group, whatever N."""
     import pyarrow as pa
@@ -80,8 +81,9 @@ def generate(
     path = root / "en" / "test-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     source_bytes = 0
-    # No dictionary encoding: on multi-MB binary values it only buffers extra copies before falling back.
-    with pq.ParquetWriter(path, schema, use_dictionary=False) as writer:
+    # Dictionary encoding is pyarrow's (and datasets') default: the row group's audio then sits in one dictionary
+    # page instead of one data page; --dictionary measures the loader on that layout.
+    with pq.ParquetWriter(path, schema, use_dictionary=dictionary) as writer:
         for start in range(0, rows, row_group):
             indices = range(start, min(rows, start + row_group))
             clips = []
@@ -127,9 +129,11 @@ def child(dataset: str, max_seconds: float, whole_row_groups: bool) -> None:
 
 
 
-def gen_child(root: str, rows: int, seconds: float, sr: int, seed: int, row_group: int, content: str) -> None:
+def gen_child(args: argparse.Namespace) -> None:
     start = time.perf_counter()
-    result = generate(Path(root), rows, seconds, sr, seed, row_group, content)
+    result = generate(
+        Path(args.gen_child), args.rows, args.seconds, args.sr, args.seed, args.row_group, args.content, args.dictionary
+    )
     print(json.dumps({**result, "wall": time.perf_counter() - start, **peak_rss()}))
 
 
@@ -147,6 +151,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--content", choices=["noisy", "clean"], default="noisy", help="see _base_clip")
+    parser.add_argument("--dictionary", action="store_true", help="dictionary-encoded audio (datasets' default)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to generate (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated bench and cache")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -158,17 +163,19 @@ def main() -> None:
         child(args.child, args.max_seconds, args.whole_row_groups)
         return
     if args.gen_child:
-        gen_child(args.gen_child, args.rows, args.seconds, args.sr, args.seed, args.row_group, args.content)
+        gen_child(args)
         return
 
     work = Path(tempfile.mkdtemp(prefix="anyaudio-bench-loading-", dir=args.workdir))
     try:
         print(
             f"bench: {args.rows} rows x {args.seconds:g} s, {args.sr} Hz stereo PCM16 embedded in parquet "
-            f"(row groups of {args.row_group}), {args.content} content, seed {args.seed}; cpus: {os.cpu_count()}"
+            f"(row groups of {args.row_group}{', dictionary-encoded' if args.dictionary else ''}), {args.content} content, "
+            f"seed {args.seed}; cpus: {os.cpu_count()}"
         )
         shape = ["--rows", str(args.rows), "--seconds", str(args.seconds), "--sr", str(args.sr)]
         shape += ["--seed", str(args.seed), "--row-group", str(args.row_group), "--content", args.content]
+        shape += ["--dictionary"] if args.dictionary else []
         gen = run_child(__file__, ["--gen-child", str(work / "bench"), *shape])
         print(
             f"generated in {gen['wall']:.1f} s: source audio {gen['source_bytes'] / 1e6:.0f} MB, "
