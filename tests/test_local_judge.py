@@ -20,6 +20,7 @@ from anyaudio_eval.audio import audio_from_reference, wav_data_uri  # noqa: E402
 from anyaudio_eval.bench.schema import RubricItem  # noqa: E402
 from anyaudio_eval.judge.procedure import LOGITS_CONFIG, judge_messages  # noqa: E402
 from anyaudio_eval.models.tiny import ANSWER_TOKENS, CHAT_TEMPLATE, save_tiny, test_clip  # noqa: E402
+from anyaudio_eval.providers import local  # noqa: E402
 from anyaudio_eval.providers.local import LocalJudgeError, load_engine  # noqa: E402
 from anyaudio_eval.rubric.parsing import p_yes_from_top_logprobs  # noqa: E402
 from anyaudio_eval.rubric.prompts import item_prompt, judge_system_prompt  # noqa: E402
@@ -173,7 +174,9 @@ def test_top_logprobs_always_hold_every_yes_no_variant(checkpoints):
 
 
 @pytest.mark.parametrize("name", ["omni_full", "omni3_full", "qwen2_audio"])
-def test_prefix_reuse_equals_no_reuse(checkpoints, name):
+def test_prefix_reuse_equals_no_reuse(checkpoints, name, monkeypatch):
+    # A long batching window: the four items of a clip always form one batch, however loaded the machine.
+    monkeypatch.setattr(local, "BATCH_WINDOW_S", 10.0)
     path = checkpoints[name]
     clips = [test_clip(2.0, "tone", 440.0), test_clip(2.0, "noise", seed=1)]
     plain = get_model(f"audiollm/{path}", prefix_cache=False)

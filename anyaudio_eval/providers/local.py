@@ -665,6 +665,7 @@ class LocalAudioLLM(ModelAPI):
         self.reuse = _bool(prefix_cache) and int(prefix_cache_size) > 0
         self._pending: list[_Pending] = []
         self._lock: anyio.Lock | None = None
+        self._preparing = 0  # requests whose prompt is being prepared in a worker thread
 
     def max_connections(self) -> int:
         return 32
@@ -693,9 +694,9 @@ class LocalAudioLLM(ModelAPI):
 
     async def _gather_siblings(self) -> None:
         """Let requests issued together (a sample's items, still being prepared in threads) join the batch:
-        wait while the queue keeps growing, a tick at a time, for at most BATCH_WINDOW_S."""
+        wait while the queue grows or prompts are being prepared, a tick at a time, at most BATCH_WINDOW_S."""
         waited, size = 0.0, -1
-        while len(self._pending) != size and waited < BATCH_WINDOW_S:
+        while (len(self._pending) != size or self._preparing) and waited < BATCH_WINDOW_S:
             size = len(self._pending)
             await anyio.sleep(BATCH_TICK_S)
             waited += BATCH_TICK_S
@@ -707,7 +708,11 @@ class LocalAudioLLM(ModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> ModelOutput:
-        prepared = await anyio.to_thread.run_sync(self.prepare, input)
+        self._preparing += 1
+        try:
+            prepared = await anyio.to_thread.run_sync(self.prepare, input)
+        finally:
+            self._preparing -= 1
         name = self.model_name
         if config.logprobs:
             result = await self.score(prepared)
