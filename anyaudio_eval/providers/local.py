@@ -520,7 +520,6 @@ def load_engine(
     prefix_cache_size: int = 8,
 ) -> Engine:
     """Load (once per process) the model of a checkpoint; every caller with the same key shares it."""
-    import transformers
 
     path = resolve_checkpoint(checkpoint)
     dev = _device(device)
@@ -531,39 +530,7 @@ def load_engine(
         if engine is not None:
             engine.prefix_cache_size = max(engine.prefix_cache_size, prefix_cache_size)
             return engine
-        raw, family = read_family(path)
-        cls = getattr(transformers, family.model_class, None)
-        if cls is None:
-            raise LocalJudgeError(
-                f"{family.name} needs transformers with {family.model_class}; installed transformers "
-                f"{transformers.__version__} lacks it"
-            )
-        try:
-            config = transformers.AutoConfig.from_pretrained(path)
-            if family.sub_config:
-                config = getattr(config, family.sub_config)
-            model, info = cls.from_pretrained(
-                path,
-                config=config,
-                dtype=torch_dtype,
-                attn_implementation=attn_implementation,
-                output_loading_info=True,
-            )
-            tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-            feature_extractor = transformers.WhisperFeatureExtractor.from_pretrained(path)
-        except LocalJudgeError:
-            raise
-        except Exception as ex:
-            raise LocalJudgeError(
-                f"cannot load checkpoint {path} ({family.name}): {type(ex).__name__}: {ex}"
-            ) from ex
-        missing = [k for k in info.get("missing_keys", []) if "talker" not in k and "token2wav" not in k]
-        if missing:  # from_pretrained would run with random weights: never judge with those
-            shown = ", ".join(sorted(missing)[:5])
-            raise LocalJudgeError(
-                f"corrupt or incomplete checkpoint {path}: {len(missing)} weight(s) missing ({shown}"
-                f"{', ...' if len(missing) > 5 else ''})"
-            )
+        family, model, tokenizer, feature_extractor = load_checkpoint(path, torch_dtype, attn_implementation)
         model.to(dev).eval()
         engine = Engine(
             path=path,
@@ -580,6 +547,43 @@ def load_engine(
         _ENGINES[key] = engine
         logger.info("audiollm: loaded %s (%s) on %s as %s", path, family.name, dev, torch_dtype)
         return engine
+
+
+def load_checkpoint(
+    path: Path, torch_dtype: torch.dtype, attn_implementation: str | None = None
+) -> tuple[Family, Any, Any, Any]:
+    """(family, model, tokenizer, feature extractor) of a checkpoint directory, on the CPU.
+
+    The thinker alone for Omni checkpoints. Missing weights are an error: from_pretrained would fill them
+    with random values. Shared by this provider and training.
+    """
+    import transformers
+
+    _, family = read_family(path)
+    cls = getattr(transformers, family.model_class, None)
+    if cls is None:
+        raise LocalJudgeError(
+            f"{family.name} needs transformers with {family.model_class}; installed transformers "
+            f"{transformers.__version__} lacks it"
+        )
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    try:
+        config = transformers.AutoConfig.from_pretrained(path)
+        if family.sub_config:
+            config = getattr(config, family.sub_config)
+        model, info = cls.from_pretrained(path, config=config, dtype=torch_dtype, output_loading_info=True, **extra)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        feature_extractor = transformers.WhisperFeatureExtractor.from_pretrained(path)
+    except Exception as ex:
+        raise LocalJudgeError(f"cannot load checkpoint {path} ({family.name}): {type(ex).__name__}: {ex}") from ex
+    missing = [k for k in info.get("missing_keys", []) if "talker" not in k and "token2wav" not in k]
+    if missing:
+        shown = ", ".join(sorted(missing)[:5])
+        raise LocalJudgeError(
+            f"corrupt or incomplete checkpoint {path}: {len(missing)} weight(s) missing ({shown}"
+            f"{', ...' if len(missing) > 5 else ''})"
+        )
+    return family, model, tokenizer, feature_extractor
 
 
 def clear_engines() -> None:

@@ -32,7 +32,7 @@ from anyaudio_eval.providers.local import (
     Prepared,
     _chat_template,
     conversation_of,
-    read_family,
+    load_checkpoint,
     resolve_checkpoint,
 )
 
@@ -124,29 +124,13 @@ def load_policy(spec: str, work_dir: str | Path, device: str = "auto", dtype: st
 
     dtype "auto" keeps float32 weights (mixed precision is the trainer's job); "bfloat16" loads bf16 weights.
     """
-    import transformers
-
-    from anyaudio_eval.providers.local import LocalJudgeError
-
     path = resolve_model(spec, work_dir)
-    _, family = read_family(path)
-    cls = getattr(transformers, family.model_class, None)
-    if cls is None:
-        raise LocalJudgeError(f"{family.name} needs transformers with {family.model_class}")
-    config = transformers.AutoConfig.from_pretrained(path)
-    if family.sub_config:
-        config = getattr(config, family.sub_config)
     torch_dtype = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16,
                    "bf16": torch.bfloat16}.get(dtype)  # fmt: skip
     if torch_dtype is None:
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
-    model, info = cls.from_pretrained(path, config=config, dtype=torch_dtype, output_loading_info=True)
-    missing = [k for k in info.get("missing_keys", []) if "talker" not in k and "token2wav" not in k]
-    if missing:
-        raise LocalJudgeError(f"incomplete checkpoint {path}: {len(missing)} weight(s) missing ({missing[:3]})")
+    family, model, tokenizer, feature_extractor = load_checkpoint(path, torch_dtype)
     model.to(resolve_device(device))
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-    feature_extractor = transformers.WhisperFeatureExtractor.from_pretrained(path)
     template = _chat_template(path, tokenizer)
     if getattr(model.config, "image_token_id", None) is None:
         # TRL reads config.image_token_id for any processor-based model; Qwen2-Audio has none.
