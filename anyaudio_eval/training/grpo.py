@@ -229,24 +229,11 @@ def build_trainer(settings: GRPOSettings, policy: Policy, samples: list[TrainSam
 
 def run_grpo(settings: GRPOSettings, callbacks: list[Any] | None = None) -> Any:
     from anyaudio_eval.training.data import load_stage_corpus
-    from anyaudio_eval.training.modeling import (
-        export_checkpoint,
-        load_policy,
-        resume_point,
-        trainable_summary,
-    )
-    from anyaudio_eval.training.sft import TrainResult, write_run_info
+    from anyaudio_eval.training.modeling import load_policy
+    from anyaudio_eval.training.sft import train_and_export
 
     corpus = load_stage_corpus(settings, "grpo", "the mined set from `anyaudio train mine`, or any corpus")
     out = Path(settings.output_dir)
     policy = load_policy(settings.model, out, settings.device, settings.dtype, settings.max_audio_seconds)
     trainer = build_trainer(settings, policy, corpus.samples, callbacks)
-    resume = resume_point(out, settings.resume)
-    write_run_info(settings, "grpo", {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
-                                      "base": str(policy.path), "resumed_from": resume})
-    trainer.train(resume_from_checkpoint=resume)
-    final = export_checkpoint(
-        trainer.model, policy, out / "final", settings.export_layout,
-        metadata={"stage": "grpo", "global_step": trainer.state.global_step},
-    )
-    return TrainResult(out, final, trainer.state.global_step, resume, list(trainer.state.log_history))
+    return train_and_export(trainer, policy, settings, "grpo", corpus)

@@ -90,14 +90,7 @@ def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainR
 
     from anyaudio_eval.training.collate import SFTCollator
     from anyaudio_eval.training.data import load_stage_corpus
-    from anyaudio_eval.training.modeling import (
-        export_checkpoint,
-        freeze_unused,
-        load_policy,
-        lora_config,
-        resume_point,
-        trainable_summary,
-    )
+    from anyaudio_eval.training.modeling import freeze_unused, load_policy, lora_config
 
     corpus = load_stage_corpus(settings, "sft", "a corpus JSONL/parquet; try `anyaudio train demo-corpus DIR`")
     out = Path(settings.output_dir)
@@ -106,9 +99,6 @@ def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainR
     freeze_unused(model, settings.train_audio_tower or settings.lora.enabled)
     if settings.lora.enabled:
         model = get_peft_model(model, lora_config(settings.lora))
-    resume = resume_point(out, settings.resume)
-    write_run_info(settings, "sft", {"corpus": corpus.summary(), "model": trainable_summary(model),
-                                     "base": str(policy.path), "resumed_from": resume})
     trainer = Trainer(
         model=model,
         args=training_arguments(settings),
@@ -116,11 +106,22 @@ def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainR
         data_collator=SFTCollator(policy, shuffle_items=settings.shuffle_items, seed=settings.seed),
         callbacks=progress_callbacks(settings) + list(callbacks or []),
     )
+    return train_and_export(trainer, policy, settings, "sft", corpus)
+
+
+def train_and_export(trainer: Any, policy: Any, settings: Any, stage: str, corpus: Any) -> TrainResult:
+    """Record the run, train (resuming from the newest complete checkpoint), export `final/`: every stage's tail."""
+    from anyaudio_eval.training.modeling import export_checkpoint, resume_point, trainable_summary
+
+    out = Path(settings.output_dir)
+    resume = resume_point(out, settings.resume)
+    write_run_info(settings, stage, {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
+                                     "base": str(policy.path), "resumed_from": resume})
     if resume:
-        logger.info("resuming SFT from %s", resume)
+        logger.info("resuming %s from %s", stage, resume)
     trainer.train(resume_from_checkpoint=resume)
     final = export_checkpoint(
         trainer.model, policy, out / "final", settings.export_layout,
-        metadata={"stage": "sft", "global_step": trainer.state.global_step},
+        metadata={"stage": stage, "global_step": trainer.state.global_step},
     )
     return TrainResult(out, final, trainer.state.global_step, resume, list(trainer.state.log_history))
