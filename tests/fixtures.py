@@ -55,10 +55,10 @@ def row(
     }
 
 
-def write_parquet(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """Rows in the hub schema: audio is a {bytes, path} struct, rubric a list of structs."""
+def write_parquet(path: Path, rows: list[dict[str, Any]], audio_type: Any = None) -> Path:
+    """Rows in the hub schema: audio is a {bytes, path} struct (or `audio_type`), rubric a list of structs."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    audio_type = audio_type or pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     rubric_keys = sorted({k for r in rows for item in r["rubric"] for k in item}) or ["dimension", "question", "basis"]
     item_type = pa.struct([(k, pa.string()) for k in rubric_keys])
     table = pa.table(

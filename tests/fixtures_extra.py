@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from fixtures import by_path, embedded, encode, row, silence, tone, write_parquet
 
 ZH_RUBRIC = [
@@ -56,26 +55,7 @@ def write_audios(root: Path, rows: list[dict[str, Any]], as_string: bool = False
 
 def write_parquet_string_audio(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Like fixtures.write_parquet but the audio column is a plain string (a relative path)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rubric_keys = sorted({k for r in rows for item in r["rubric"] for k in item}) or [
-        "dimension",
-        "question",
-        "basis",
-    ]
-    item_type = pa.struct([(k, pa.string()) for k in rubric_keys])
-    table = pa.table(
-        {
-            "uuid": pa.array([r["uuid"] for r in rows], pa.string()),
-            "audio": pa.array([r["audio"] for r in rows], pa.string()),
-            "caption": pa.array([r["caption"] for r in rows], pa.string()),
-            "label": pa.array([r["label"] for r in rows], pa.string()),
-            "type": pa.array([r["type"] for r in rows], pa.string()),
-            "subset": pa.array([r["subset"] for r in rows], pa.string()),
-            "rubric": pa.array([r["rubric"] for r in rows], pa.list_(item_type)),
-        }
-    )
-    pq.write_table(table, path)
-    return path
+    return write_parquet(path, rows, audio_type=pa.string())
 
 
 def hub_layout(root: Path, rows: list[dict[str, Any]], language: str = "en", shards: int = 1) -> Path:
