@@ -45,6 +45,7 @@ def _judge(args: argparse.Namespace) -> int:
 
     from anyaudio_eval.judge.checklist import render_checklist
     from anyaudio_eval.reward import alignment_reward_async
+    from anyaudio_eval.rubric.reference import ReferenceError
 
     rubric = None
     if args.rubric:
@@ -62,9 +63,11 @@ def _judge(args: argparse.Namespace) -> int:
                 mode=args.mode,
                 prompt_language=args.prompt_language,
                 rubric_language=args.rubric_language,
+                protocol=args.protocol,
+                reference=args.reference,
             )
         )
-    except (ValueError, OSError) as ex:
+    except (ValueError, OSError, ReferenceError) as ex:
         print(f"anyaudio judge: {ex}", file=sys.stderr)
         return 2
     if args.json:
@@ -107,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--mode", default="logits", choices=["logits", "generate", "holistic"])
     judge.add_argument("--prompt-language", default="zh", choices=["zh", "en"])
     judge.add_argument("--rubric-language", default="zh", choices=["zh", "en"])
+    judge.add_argument(
+        "--protocol",
+        default="anyaudio",
+        choices=["anyaudio", "reference"],
+        help="anyaudio (our prompts) or reference (the authors' released judge call)",
+    )
+    judge.add_argument("--reference", help="protocol=reference: a clone of the release or its prompts.py")
     judge.add_argument("--json", action="store_true", help="print the full result as JSON")
     judge.set_defaults(func=_judge)
     lmeval_path = sub.add_parser("lmeval-path", help="print the folder of the lm-eval task pack (for --include_path)")
