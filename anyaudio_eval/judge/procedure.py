@@ -32,7 +32,7 @@ from anyaudio_eval.rubric.parsing import (
     word_answer,
 )
 from anyaudio_eval.rubric.prompts import HOLISTIC_DIMENSION, PROMPT_VERSION
-from anyaudio_eval.rubric.protocol import Protocol, default_protocol
+from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, Protocol, default_protocol
 
 JudgeMode = Literal["logits", "generate", "holistic"]
 JUDGE_MODES: tuple[str, ...] = ("logits", "generate", "holistic")
@@ -40,9 +40,6 @@ JUDGE_MODES: tuple[str, ...] = ("logits", "generate", "holistic")
 # Settings fixed by the method; recorded in task metadata.
 LOGITS_CONFIG = GenerateConfig(logprobs=True, top_logprobs=20, max_tokens=1, temperature=0.0)
 GENERATE_CONFIG = GenerateConfig(max_tokens=4096, temperature=0.0)
-# Asks providers of our own (`audiollm/`) to apply the checkpoint's generation_config logits processors, as
-# the release reads `generate()`'s processed scores. Sent only to providers that declare `takes_protocol_hints`.
-GENERATION_CONFIG_HINT = "anyaudio_generation_config_processors"
 
 
 class ItemVerdict(BaseModel):

@@ -234,6 +234,11 @@ def get_protocol(
     return load_reference_protocol(reference, reference_sha256, pooling=pooling, resampler=resampler)  # type: ignore[arg-type]
 
 
+# Asks providers of our own (`audiollm/`) to apply the checkpoint's generation_config logits processors, as the
+# release reads `generate()`'s processed scores. Sent (in `GenerateConfig.extra_body`) only to providers that
+# declare `takes_protocol_hints`, never to an API that would reject an unknown field.
+GENERATION_CONFIG_HINT = "anyaudio_generation_config_processors"
+
 _RELEASED_JUDGE = re.compile(r"anyaudio[-_]?judge", re.IGNORECASE)
 _WARNED: set[str] = set()
 
