@@ -22,7 +22,7 @@ def _report(args: argparse.Namespace) -> int:
     if not summaries:
         print("anyaudio report: none of the logs has bench_alignment scores", file=sys.stderr)
         return 2
-    sys.stdout.write(render(summaries, args.format))
+    sys.stdout.write(render(summaries, args.format, scores=args.scores))
     if args.plot:
         from anyaudio_eval.plots import write_report_plots
 
@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write PNGs into DIR: ROC per subset, reliability diagram, accuracy per subset, failed dimensions",
     )
     report.add_argument("--latest", action="store_true", help="in a folder, use only the newest log")
+    report.add_argument(
+        "--scores",
+        action="store_true",
+        help="print the mean score per subset instead (what the release's logits-mode script reports)",
+    )
     report.set_defaults(func=_report)
 
     from anyaudio_eval.training.cli import add_train_parser

@@ -61,13 +61,16 @@ async def alignment_reward_async(
     sample_rate: int = TARGET_SR,
     protocol: Protocol | str = "anyaudio",
     reference: str | None = None,
+    reference_sha256: str | None = None,
 ) -> JudgeResult:
     """Judge `audio` against `rubric`, or against a rubric decomposed from `instruction` (cached on disk).
 
     `protocol`: a `Protocol`, or its name (`reference` reads the release from `reference=` or the cache).
     """
     judge_protocol = (
-        protocol if isinstance(protocol, Protocol) else get_protocol(protocol, prompt_language, reference=reference)
+        protocol
+        if isinstance(protocol, Protocol)
+        else get_protocol(protocol, prompt_language, reference=reference, reference_sha256=reference_sha256)
     )
     prompt_language = judge_protocol.language
     if rubric is None and instruction is None:
@@ -84,7 +87,10 @@ async def alignment_reward_async(
         )
         if decomposition.error:
             return JudgeResult(
-                mode=mode, prompt_language=prompt_language, protocol=judge_protocol.name, error=decomposition.error
+                mode=mode,
+                prompt_language=prompt_language,
+                protocol=judge_protocol.name,
+                error=decomposition.error,
             )
         items = decomposition.items
     return await judge_audio(
@@ -108,7 +114,10 @@ async def batch_alignment_rewards(
 ) -> list[float]:
     """Rewards for a GRPO batch; a clip that cannot be judged gets 0.0 and a logged warning with the reason."""
     results = await asyncio.gather(
-        *(alignment_reward_async(clip, instruction, **kwargs) for clip, instruction in zip(clips, instructions, strict=True))
+        *(
+            alignment_reward_async(clip, instruction, **kwargs)
+            for clip, instruction in zip(clips, instructions, strict=True)
+        )
     )
     for i, r in enumerate(results):
         if r.score is None:

@@ -255,3 +255,127 @@ def test_log_metadata_names_the_protocol(standin, tmp_path):
     plain = bench(dataset=str(data)).metadata or {}
     assert plain["protocol"] == "anyaudio" and plain["prompt_version"] == "aaj-prompts-v2"
     assert json.dumps(plain)  # metadata stays JSON
+
+
+# -- the protocol flows through every consumer ---------------------------------------------------------
+
+
+def _markdown_rows(text: str) -> list[list[str]]:
+    return [line.strip("| ").split(" | ") for line in text.strip().splitlines()[2:]]
+
+
+def test_report_rows_name_the_protocol_and_print_the_release_mean_scores(standin, tmp_path, capsys):
+    from fixtures import balanced_bench
+    from inspect_ai import eval
+    from judges import listening, scripted_judge
+
+    from anyaudio_eval.cli import main
+    from anyaudio_eval.tasks.bench import bench
+
+    root, sha, _ = standin
+    data = balanced_bench(tmp_path / "b", n_per_subset=2)
+    logs = tmp_path / "logs"
+    for protocol in ("anyaudio", "reference"):
+        args = {"reference": str(root), "reference_sha256": sha} if protocol == "reference" else {}
+        log = eval(bench(dataset=str(data), protocol=protocol, **args), model=scripted_judge(listening),
+                   log_dir=str(logs), display="none")[0]  # fmt: skip
+        assert log.status == "success", log.error
+    assert main(["report", str(logs), "--format", "markdown"]) == 0
+    rows = _markdown_rows(capsys.readouterr().out)
+    assert sorted(r[-1].split()[0] for r in rows) == ["anyaudio", "reference"]  # one row per protocol
+    assert any(r[-1] == "reference " + get_protocol("reference", reference=str(root), reference_sha256=sha).version
+               for r in rows)  # fmt: skip
+    assert main(["report", str(logs), "--format", "markdown", "--scores"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("| judge | sound | music | overall | scored | protocol")
+    # listening: 0.9 on the tones, 0.2 on silence; each subset holds one of each
+    assert all(r[1:4] == ["0.5500", "0.5500", "0.5500"] for r in _markdown_rows(out))
+
+
+def test_instruct_and_reward_take_the_protocol(standin, tmp_path):
+    from inspect_ai import eval
+    from inspect_ai.model import get_model
+    from judges import listening, scripted_judge
+
+    from anyaudio_eval.reward import alignment_reward
+    from anyaudio_eval.tasks.instruct import instruct
+
+    root, sha, _ = standin
+    rows = [{"id": "a", "instruction": "a steady tone", "domain": "sound",
+             "rubric": [{"dimension": "pitch", "question": "Is there a steady tone?"}]}]  # fmt: skip
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    sf.write(clips / "a.wav", 0.3 * np.sin(np.arange(16_000) / 5.0), 16_000)
+    seen: list[str] = []
+
+    def judge(wav, text):
+        seen.append(text)
+        return listening(wav, text)
+
+    log = eval(
+        instruct(instructions=str(path), protocol="reference", reference=str(root), reference_sha256=sha),
+        model=get_model(f"files/{clips}"),
+        model_roles={"judge": scripted_judge(judge)},
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )[0]
+    assert log.status == "success", log.error
+    assert log.eval.metadata["protocol"] == "reference"
+    assert seen == [standin_item_text("pitch", "Is there a steady tone?")]
+    score = log.samples[0].scores["rubric_judge"]
+    assert score.metadata["protocol"] == "reference" and score.value == pytest.approx(0.9)
+
+    result = alignment_reward(clips / "a.wav", rubric=rows[0]["rubric"], judge=scripted_judge(judge),
+                              protocol="reference", reference=str(root), reference_sha256=sha)  # fmt: skip
+    assert result.protocol == "reference" and result.score == pytest.approx(0.9)
+    assert seen[-1] == standin_item_text("pitch", "Is there a steady tone?")
+
+
+def test_training_prompts_follow_the_protocol(standin, tmp_path):
+    from anyaudio_eval.training.config import TrainSettings
+    from anyaudio_eval.training.data import build_tiny_corpus, load_stage_corpus
+
+    root, sha, _ = standin
+    corpus_file = build_tiny_corpus(tmp_path / "corpus", n=2)
+    settings = TrainSettings(train_file=str(corpus_file), protocol="reference", reference=str(root))
+    with pytest.raises(ref.ReferenceError, match="not the pinned reference"):  # the stand-in is not pinned
+        load_stage_corpus(settings, "sft", "")
+    import anyaudio_eval.rubric.reference as reference_module
+
+    pinned = reference_module.REFERENCE_SHA256
+    reference_module.REFERENCE_SHA256 = sha
+    try:
+        corpus = load_stage_corpus(settings, "sft", "")
+    finally:
+        reference_module.REFERENCE_SHA256 = pinned
+    sample = corpus.samples[0]
+    assert sample.system_prompt().startswith("You are a test listener. Answer with a JSON array")
+    assert sample.user_prompt().startswith(f"Answer these {len(sample.items)} checks:")
+    plain = load_stage_corpus(TrainSettings(train_file=str(corpus_file)), "sft", "").samples[0]
+    assert plain.system_prompt() == get_protocol("anyaudio", plain.language).judge_system("generate")
+
+
+@pytest.mark.slow
+def test_lm_eval_pack_uses_the_protocol_prompts(standin, tmp_path):
+    lm_eval = pytest.importorskip("lm_eval")
+    from fixtures import balanced_bench
+    from test_lmeval import FakeAudioLM
+
+    from anyaudio_eval.lmeval import task_manager
+
+    root, sha, _ = standin
+    data = balanced_bench(tmp_path / "bench", "en", n_per_subset=2, subsets=("sound",))
+    contexts: list[str] = []
+
+    class Recording(FakeAudioLM):
+        def loglikelihood(self, requests, disable_tqdm=False):
+            contexts.extend(r.args[0] for r in requests)
+            return super().loglikelihood(requests, disable_tqdm)
+
+    metadata = {"dataset": str(data), "protocol": "reference", "reference": str(root), "reference_sha256": sha}
+    res = lm_eval.simple_evaluate(model=Recording(), tasks=["anyaudio_judge_en"], task_manager=task_manager(metadata))
+    assert res["results"]["anyaudio_judge_en"]["acc,none"] == 1.0
+    assert contexts and all(c.startswith(STANDIN_LOGITS_SYSTEM) for c in contexts)
+    assert any("Decide: <<音高>> 是否有一个持续的音调？" in c for c in contexts)
