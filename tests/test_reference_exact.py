@@ -133,5 +133,6 @@ def test_bench_under_reference_gives_the_release_p_yes(name, bench_files, tmp_pa
         for verdict, item in zip(score.metadata["items"], RUBRIC, strict=True):
             expected = release_like_p_yes(checkpoint, family, clip, item)
             worst = max(worst, abs(verdict["p_yes"] - expected))
+    print(f"{name}: max |p_yes - release| = {worst:.2e}")
     assert worst < 1e-5, worst
 
