@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -20,7 +21,8 @@ import soundfile as sf
 TARGET_SR = 16_000
 DEFAULT_MAX_SECONDS = 600.0
 # Bump when the normalisation changes, so stale cache entries are never reused.
-PIPELINE_VERSION = "mono16k-pcm16-v1"
+# v2: clips with any non-finite sample are refused (v1 zeroed them), so v1 entries may hold zeroed clips.
+PIPELINE_VERSION = "mono16k-pcm16-v2"
 
 
 class AudioError(ValueError):
@@ -37,13 +39,25 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("anyaudio_eval"))
 
 
-def decode_audio(source: bytes | str | Path) -> tuple[np.ndarray, int]:
-    """Decode bytes or a file into float32 samples shaped (frames, channels) and its sample rate."""
+def too_long(seconds: float, max_seconds: float) -> AudioError:
+    return AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
+
+
+def decode_audio(source: bytes | str | Path, max_seconds: float = math.inf) -> tuple[np.ndarray, int]:
+    """Decode bytes or a file into float32 samples shaped (frames, channels) and its sample rate.
+
+    The duration is read from the header first: a clip over `max_seconds` is refused before any sample
+    is decoded, so one very long file cannot exhaust memory.
+    """
     try:
-        if isinstance(source, (bytes, bytearray)):
-            data, sr = sf.read(io.BytesIO(source), dtype="float32", always_2d=True)
-        else:
-            data, sr = sf.read(str(source), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)) as f:
+            seconds = f.frames / f.samplerate if f.samplerate else 0.0
+            if seconds > max_seconds:
+                raise too_long(seconds, max_seconds)
+            data = f.read(dtype="float32", always_2d=True)
+            sr = f.samplerate
+    except AudioError:
+        raise
     except Exception as ex:  # libsndfile raises several types for bad input
         raise AudioError(f"undecodable audio: {ex}") from ex
     return data, int(sr)
@@ -53,12 +67,14 @@ def to_mono_16k(data: np.ndarray, sr: int, max_seconds: float = DEFAULT_MAX_SECO
     """Downmix (frames, channels) to mono and resample to 16 kHz, enforcing the limits."""
     if data.size == 0 or data.shape[0] == 0:
         raise AudioError("empty audio (no samples)")
-    if not np.isfinite(data).any():
-        raise AudioError("audio is all NaN/inf")
+    # Any NaN/inf sample refuses the clip: zeroing them would change what the judge hears, unseen.
+    bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+    if bad:
+        what = "all" if bad == data.size else f"{bad} of {data.size}"
+        raise AudioError(f"audio has non-finite (NaN/inf) samples: {what}")
     seconds = data.shape[0] / sr
     if seconds > max_seconds:
-        raise AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
-    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+        raise too_long(seconds, max_seconds)
     mono = data.mean(axis=1).astype(np.float32)
     if sr != TARGET_SR:
         import soxr
@@ -69,7 +85,7 @@ def to_mono_16k(data: np.ndarray, sr: int, max_seconds: float = DEFAULT_MAX_SECO
 
 def load_audio(source: bytes | str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
     """Decode and normalise a clip to mono float32 at 16 kHz."""
-    data, sr = decode_audio(source)
+    data, sr = decode_audio(source, max_seconds)
     return to_mono_16k(data, sr, max_seconds)
 
 
@@ -102,7 +118,7 @@ def cache_audio(
     if path.exists():
         seconds = duration_seconds(path)
         if seconds > max_seconds:  # a clip cached under a looser limit must still respect this one
-            raise AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
+            raise too_long(seconds, max_seconds)
         return path
     wav = load_audio(bytes(raw), max_seconds)
     _atomic_write_wav(path, wav)
