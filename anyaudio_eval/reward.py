@@ -56,6 +56,7 @@ async def alignment_reward_async(
     prompt_language: str = "zh",
     rubric_language: str = "zh",
     sample_rate: int = TARGET_SR,
+    hard_answers: str = "unscored",
 ) -> JudgeResult:
     """Judge `audio` against `rubric`, or against a rubric decomposed from `instruction` (cached on disk)."""
     if rubric is None and instruction is None:
@@ -72,7 +73,13 @@ async def alignment_reward_async(
             return JudgeResult(mode=mode, prompt_language=prompt_language, error=decomposition.error)
         items = decomposition.items
     return await judge_audio(
-        _model(judge), _as_data_uri(audio, sample_rate), items, mode, prompt_language, caption=instruction
+        _model(judge),
+        _as_data_uri(audio, sample_rate),
+        items,
+        mode,
+        prompt_language,
+        caption=instruction,
+        hard_answers=hard_answers,
     )
 
 

@@ -63,8 +63,9 @@ async def grounding_check(
     swap_audio: str,
     swap_source: str,
 ) -> GroundingCheck:
-    swap = await judge_audio(model, swap_audio, items, mode, prompt_language, caption)
-    silent = await judge_audio(model, silence_like(audio), items, mode, prompt_language, caption)
+    hard = true_result.hard_answers  # the checks read replies exactly as the true-audio judgment did
+    swap = await judge_audio(model, swap_audio, items, mode, prompt_language, caption, hard_answers=hard)
+    silent = await judge_audio(model, silence_like(audio), items, mode, prompt_language, caption, hard_answers=hard)
     return GroundingCheck(
         score_true=true_result.score,
         score_swap=swap.score,

@@ -35,6 +35,7 @@ def judge_rubric(
     prompt_language: str = "zh",
     empty_rubric: str = "skip",
     temperature: float = 0.0,
+    hard_answers: str = "unscored",
 ) -> Solver:
     """Judge the sample's audio against its rubric with the model under test; the result goes to the store."""
 
@@ -56,7 +57,9 @@ def judge_rubric(
             )
         else:
             caption = meta.get("caption")
-            result = await judge_audio(model, audio, items, sample_mode, prompt_language, caption, temperature)
+            result = await judge_audio(
+                model, audio, items, sample_mode, prompt_language, caption, temperature, hard_answers=hard_answers
+            )
             swap_path = meta.get(SWAP_AUDIO_FIELD)
             if swap_path and result.score is not None:
                 check = await grounding_check(

@@ -39,20 +39,31 @@ def word_answer(text: str | None) -> Answer | None:
 def p_yes_from_top_logprobs(top: Iterable[tuple[str, float]]) -> float | None:
     """Two-way normalised probability of yes from (token, logprob) pairs of the first position.
 
-    All variants of each side (case, leading space) are summed; None when neither side is present.
+    All variants of each side (case, leading space) are summed; None when neither side is present, or when
+    a yes/no token has a non-finite logprob (a broken distribution is never read as a verdict).
     """
     mass = {"yes": 0.0, "no": 0.0}
     seen = False
     for token, logprob in top:
         side = token_answer(token)
-        if side is None or logprob is None or not math.isfinite(logprob):
+        if side is None:
             continue
+        if nonfinite_logprob([(token, logprob)]):
+            return None
         mass[side] += math.exp(min(logprob, 0.0))  # logprobs are <= 0; guard bad providers
         seen = True
     total = mass["yes"] + mass["no"]
     if not seen or total <= 0:
         return None
     return mass["yes"] / total
+
+
+def nonfinite_logprob(top: Iterable[tuple[str, float | None]]) -> str | None:
+    """Why a first-token distribution cannot be read: a yes/no token whose logprob is missing or non-finite."""
+    for token, logprob in top:
+        if token_answer(token) is not None and (logprob is None or not math.isfinite(logprob)):
+            return f"non-finite logprob {logprob} for the token {token!r}"
+    return None
 
 
 class ParsedAnswer(BaseModel):

@@ -28,6 +28,7 @@ def bench(
     max_seconds: float = 600.0,
     grounding: float = 0.0,
     judge_temperature: float = 0.0,
+    hard_answers: str = "unscored",
 ) -> Task:
     """AnyAudio-Judge Bench: is each clip's yes/no match decision right?
 
@@ -50,8 +51,10 @@ def bench(
         grounding: share of samples (seeded) judged again with another clip of the subset and with silence,
             to measure whether the judge listens (e.g. 0.1).
         judge_temperature: sampling temperature of the judge (0, the method's setting; > 0 is flagged).
+        hard_answers: a one-word reply without usable logprobs (logits, holistic): unscored (the item is
+            unparsed, with the reason) or allow (a hard 0/1, reported as hard_item_share, with a warning).
     """
-    check_judge_args(mode, prompt_language, empty_rubric, threshold)
+    check_judge_args(mode, prompt_language, empty_rubric, threshold, hard_answers)
     load = load_bench(
         dataset=dataset,
         language=language,
@@ -76,4 +79,5 @@ def bench(
         grounding=grounding,
         seed=seed,
         temperature=judge_temperature,
+        hard_answers=hard_answers,
     )

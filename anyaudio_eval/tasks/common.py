@@ -13,7 +13,7 @@ from inspect_ai.model import ChatMessageUser, ContentAudio, ContentText, Generat
 
 from anyaudio_eval.bench.loaders import BenchLoad
 from anyaudio_eval.bench.schema import BenchRow
-from anyaudio_eval.judge.procedure import GENERATE_CONFIG, JUDGE_MODES, LOGITS_CONFIG
+from anyaudio_eval.judge.procedure import GENERATE_CONFIG, HARD_ANSWER_POLICIES, JUDGE_MODES, LOGITS_CONFIG
 from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, SWAP_AUDIO_FIELD, judge_rubric
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES, PROMPT_VERSION
 from anyaudio_eval.scorers.bench_scorer import bench_alignment, bench_metrics, item_metrics
@@ -49,7 +49,9 @@ def grounding_partners(rows: Sequence[BenchRow], share: float, seed: int) -> dic
     return partners
 
 
-def check_judge_args(mode: str, prompt_language: str, empty_rubric: str, threshold: float) -> None:
+def check_judge_args(
+    mode: str, prompt_language: str, empty_rubric: str, threshold: float, hard_answers: str = "unscored"
+) -> None:
     if mode not in JUDGE_MODES:
         raise ValueError(f"unknown mode {mode!r}; use one of: {', '.join(JUDGE_MODES)}")
     if prompt_language not in PROMPT_LANGUAGES:
@@ -58,17 +60,21 @@ def check_judge_args(mode: str, prompt_language: str, empty_rubric: str, thresho
         raise ValueError(f"unknown empty_rubric {empty_rubric!r}; use one of: {', '.join(EMPTY_RUBRIC_POLICIES)}")
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if hard_answers not in HARD_ANSWER_POLICIES:
+        raise ValueError(f"unknown hard_answers {hard_answers!r}; use one of: {', '.join(HARD_ANSWER_POLICIES)}")
 
 
 def report_skipped(load: BenchLoad) -> None:
     if not load.skipped:
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True)
-    console.print(f"[yellow]{len(load.skipped)} row(s) of {load.source} skipped:[/yellow]")
+    # Uuids, reasons and paths come from the data: print them as plain text, never as markup.
+    console.print(Text(f"{len(load.skipped)} row(s) of {load.source} skipped:", style="yellow"))
     for row in load.skipped[:20]:
-        console.print(f"  {row.uuid}: {row.reason}")
+        console.print(Text(f"  {row.uuid}: {row.reason}"), highlight=False)
     if len(load.skipped) > 20:
         console.print(f"  ... and {len(load.skipped) - 20} more (all listed in the task metadata)")
     sys.stderr.flush()
@@ -87,13 +93,13 @@ def judge_task(
     grounding: float = 0.0,
     seed: int = 0,
     temperature: float = 0.0,
+    hard_answers: str = "unscored",
 ) -> Task:
     """`item_level` adds agreement with gold item labels (only datasets that have them); `grounding`
     judges a seeded share of samples again with another clip of the subset and with silence."""
-    check_judge_args(mode, prompt_language, empty_rubric, threshold)
+    check_judge_args(mode, prompt_language, empty_rubric, threshold, hard_answers)
     report_skipped(load)
-    if not load.rows:
-        raise ValueError(f"no rows left to evaluate from {load.source} after filtering ({len(load.skipped)} skipped)")
+    load.require_rows()
     partners = grounding_partners(load.rows, float(grounding), seed)
     samples = [
         row_sample(r, {SWAP_AUDIO_FIELD: partners[r.uuid].audio, "grounding_swap_uuid": partners[r.uuid].uuid} if r.uuid in partners else None)
@@ -102,7 +108,7 @@ def judge_task(
     return Task(
         name=name,
         dataset=MemoryDataset(samples, name=name, location=load.source),
-        solver=judge_rubric(mode=mode, prompt_language=prompt_language, empty_rubric=empty_rubric, temperature=temperature),  # type: ignore[arg-type]
+        solver=judge_rubric(mode=mode, prompt_language=prompt_language, empty_rubric=empty_rubric, temperature=temperature, hard_answers=hard_answers),  # type: ignore[arg-type]
         scorer=bench_alignment(threshold=threshold),
         metrics=[bench_metrics(), *([item_metrics()] if item_level else []), *(extra_metrics or [])]
         if item_level or extra_metrics
@@ -116,6 +122,7 @@ def judge_task(
             "threshold": threshold,
             "prompt_language": prompt_language,
             "empty_rubric": empty_rubric,
+            "hard_answers": hard_answers,
             "grounding": grounding,
             "judge_temperature": temperature,
             "judge_generate_config": (LOGITS_CONFIG if mode != "generate" else GENERATE_CONFIG)

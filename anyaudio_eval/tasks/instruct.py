@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser
 from inspect_ai.solver import generate
@@ -19,6 +19,7 @@ from anyaudio_eval.bench.loaders import DatasetError, load_bench, parse_rubric, 
 from anyaudio_eval.bench.schema import HUB_ID, RubricItem
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN
 from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_VERSION
+from anyaudio_eval.scorers.epochs import bench_epochs
 from anyaudio_eval.scorers.rubric_judge import DEFAULT_DOMAIN, rubric_judge
 from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args
 
@@ -84,6 +85,7 @@ def instruct(
     threshold: float = 0.5,
     clean: bool = True,
     use_bench_rubrics: bool = True,
+    hard_answers: str = "unscored",
 ) -> Task:
     """Score an audio generator on instructions with the dynamic-rubric judge.
 
@@ -102,8 +104,9 @@ def instruct(
         threshold: score at which a sample passes.
         clean: run the cleaning pass after decomposition.
         use_bench_rubrics: for source=bench, judge with the bench's rubrics instead of decomposing again.
+        hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
     """
-    check_judge_args(mode, prompt_language, "skip", threshold)
+    check_judge_args(mode, prompt_language, "skip", threshold, hard_answers)
     if source == "bench":
         load = load_bench(dataset, language, subsets=subsets, labels="yes", limit=limit, shuffle=shuffle, seed=seed, read_audio=False)
         rows = [
@@ -111,6 +114,7 @@ def instruct(
             for r in load.rows
         ]
         location = load.source
+        load.require_rows()
     elif source == "file":
         if not instructions:
             raise DatasetError("instruct needs -T instructions=<file.jsonl|file.csv> (or -T source=bench)")
@@ -135,7 +139,10 @@ def instruct(
             rubric_language=rubric_language,
             threshold=threshold,
             clean=clean,
+            hard_answers=hard_answers,
         ),
+        # Reduce every epoch into the metrics (Inspect's default reducer keeps only the first epoch's metadata).
+        epochs=Epochs(1, bench_epochs()),
         version=TASK_VERSION,
         metadata={
             "prompt_version": PROMPT_VERSION,
@@ -143,6 +150,7 @@ def instruct(
             "threshold": threshold,
             "prompt_language": prompt_language,
             "rubric_language": rubric_language,
+            "hard_answers": hard_answers,
             "source": source,
             "instructions": location,
         },

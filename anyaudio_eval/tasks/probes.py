@@ -23,6 +23,7 @@ def probes(
     limit: int | None = None,
     shuffle: bool = False,
     seed: int = 0,
+    hard_answers: str = "unscored",
 ) -> Task:
     """Synthetic probes with known attributes (speech, sound, music, mix) in en or zh.
 
@@ -36,9 +37,10 @@ def probes(
         limit: keep at most this many rows.
         shuffle: shuffle rows with `seed` before `limit`.
         seed: shuffle seed.
+        hard_answers: unscored (a reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
     """
     prompt_language = prompt_language or language
-    check_judge_args(mode, prompt_language, "skip", threshold)
+    check_judge_args(mode, prompt_language, "skip", threshold, hard_answers)
     load = load_bench(
         dataset=str(PROBES_DIR), language=language, subsets=subsets, types=types, limit=limit, shuffle=shuffle, seed=seed
     )
@@ -51,4 +53,5 @@ def probes(
         "skip",
         extra_metadata={"probe_set": str(PROBES_DIR.name)},
         item_level=True,
+        hard_answers=hard_answers,
     )

@@ -19,6 +19,7 @@ def robustness(
     mode: str = "logits",
     threshold: float = 0.5,
     prompt_language: str | None = None,
+    hard_answers: str = "unscored",
 ) -> Task:
     """Speech that tells the judge what to answer, instructions in captions and rubric questions, and
     silence with an inviting caption, each beside a clean twin. Reports `flip_rate` per attack.
@@ -28,10 +29,18 @@ def robustness(
         mode: logits, generate or holistic (caption injections matter most in holistic mode).
         threshold: a sample is predicted "match" when its score is at least this.
         prompt_language: judge prompt language; defaults to `language`.
+        hard_answers: unscored (a reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
     """
     prompt_language = prompt_language or language
-    check_judge_args(mode, prompt_language, "skip", threshold)
+    check_judge_args(mode, prompt_language, "skip", threshold, hard_answers)
     load = load_bench(dataset=str(ROBUSTNESS_DIR), language=language)
     return judge_task(
-        load, "robustness", mode, threshold, prompt_language, "skip", extra_metrics=[robustness_metrics()]
+        load,
+        "robustness",
+        mode,
+        threshold,
+        prompt_language,
+        "skip",
+        extra_metrics=[robustness_metrics()],
+        hard_answers=hard_answers,
     )
