@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def decode_audio(source: bytes | str | Path, max_seconds: float = math.inf) -> t
     except AudioError:
         raise
     except Exception as ex:  # libsndfile raises several types for bad input
-        raise AudioError(f"undecodable audio: {ex}") from ex
+        # Name in-memory bytes plainly rather than by the BytesIO object's address.
+        message = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the audio bytes", str(ex))
+        raise AudioError(f"undecodable audio: {message}") from ex
     return data, int(sr)
 
 
