@@ -115,15 +115,21 @@ def cache_audio(
     The key is the hash of the source bytes plus the pipeline version, so the same clip under
     another name is cached once and an edited file gets a new entry.
     """
+    if not isinstance(source, (bytes, bytearray)):
+        seconds = _header_seconds(source)
+        if seconds is not None and seconds > max_seconds:  # refused before the file is even read
+            raise too_long(seconds, max_seconds)
     raw = source if isinstance(source, (bytes, bytearray)) else _read_bytes(source)
-    digest = hashlib.sha256(bytes(raw) + PIPELINE_VERSION.encode()).hexdigest()
+    hasher = hashlib.sha256(raw)  # same key as hashing raw + version, without a copy of the clip
+    hasher.update(PIPELINE_VERSION.encode())
+    digest = hasher.hexdigest()
     path = (directory or cache_dir()) / "audio" / digest[:2] / f"{digest}.wav"
     if path.exists():
         seconds = duration_seconds(path)
         if seconds > max_seconds:  # a clip cached under a looser limit must still respect this one
             raise too_long(seconds, max_seconds)
         return path
-    wav = load_audio(bytes(raw), max_seconds)
+    wav = load_audio(raw, max_seconds)
     _atomic_write_wav(path, wav)
     return path
 
@@ -133,6 +139,15 @@ def _read_bytes(path: str | Path) -> bytes:
         return Path(path).read_bytes()
     except OSError as ex:
         raise AudioError(f"cannot read audio file {path}: {ex.strerror or ex}") from ex
+
+
+def _header_seconds(path: str | Path) -> float | None:
+    """The duration in a file's header; None when it cannot be read (decoding then says why)."""
+    try:
+        info = sf.info(str(path))
+    except Exception:  # libsndfile raises several types; the decode that follows names the problem
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
 
 
 def duration_seconds(path: str | Path) -> float:
