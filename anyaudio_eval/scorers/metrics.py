@@ -6,6 +6,7 @@ The same functions run inside Inspect (the `bench_metrics` metric) and over fini
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import defaultdict
@@ -231,8 +232,14 @@ def hard_item_summary(metas: Sequence[dict]) -> dict[str, float]:
     hard = sum(not i.get("soft") for i in parsed)
     share = hard / len(parsed) if parsed else 0.0
     if hard:
-        logger.warning(
-            f"{hard} of {len(parsed)} judged item(s) ({100 * share:.1f}%) are hard 0/1 answers without logprobs "
-            "(hard_answers=allow): their p_yes is not a probability"
+        _warn_once(
+            "some judged items are hard 0/1 answers without logprobs (hard_answers=allow): their p_yes is not a "
+            "probability; hard_item_share in the results says how many"
         )
     return {"hard_item_share": share}
+
+
+@functools.lru_cache(maxsize=256)
+def _warn_once(message: str) -> None:
+    # Inspect also computes metrics on partial results while a run goes: the warning is shown once.
+    logger.warning(message)
