@@ -14,8 +14,19 @@ def _report(args: argparse.Namespace) -> int:
     except FileNotFoundError as ex:
         print(f"anyaudio report: {ex}", file=sys.stderr)
         return 2
-    summaries = [summarise_log(p) for p in paths]
-    summaries = [s for s in summaries if s.records or s.unscored]
+    summaries = []
+    for path in paths:
+        # A truncated log or a foreign file in the folder costs one line, not the whole report.
+        try:
+            summary = summarise_log(path)
+        except Exception as ex:  # read_eval_log raises zip, JSON and validation errors of many types
+            reason = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+            print(f"anyaudio report: skipped {path}: not a readable Inspect log ({reason[:200]})", file=sys.stderr)
+            continue
+        if summary.records or summary.unscored:
+            summaries.append(summary)
+        else:
+            print(f"anyaudio report: skipped {path}: no bench_alignment scores", file=sys.stderr)
     if args.threshold is not None:  # re-threshold the logged continuous scores
         for s in summaries:
             s.threshold = args.threshold

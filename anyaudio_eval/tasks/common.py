@@ -13,7 +13,7 @@ from inspect_ai.model import ChatMessageUser, ContentAudio, ContentText, Generat
 
 from anyaudio_eval.bench.loaders import BenchLoad
 from anyaudio_eval.bench.schema import BenchRow
-from anyaudio_eval.judge.procedure import GENERATE_CONFIG, JUDGE_MODES, LOGITS_CONFIG
+from anyaudio_eval.judge.procedure import GENERATE_CONFIG, HARD_ANSWER_POLICIES, JUDGE_MODES, LOGITS_CONFIG
 from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, SWAP_AUDIO_FIELD, judge_rubric
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES
 from anyaudio_eval.rubric.protocol import Protocol, check_protocol_args
@@ -55,6 +55,7 @@ def check_judge_args(
     prompt_language: str | None,
     empty_rubric: str,
     threshold: float | None,
+    hard_answers: str = "unscored",
     protocol: str = "anyaudio",
     pooling: str | None = None,
     resampler: str | None = None,
@@ -68,6 +69,8 @@ def check_judge_args(
         raise ValueError(f"unknown empty_rubric {empty_rubric!r}; use one of: {', '.join(EMPTY_RUBRIC_POLICIES)}")
     if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if hard_answers not in HARD_ANSWER_POLICIES:
+        raise ValueError(f"unknown hard_answers {hard_answers!r}; use one of: {', '.join(HARD_ANSWER_POLICIES)}")
     check_protocol_args(protocol, pooling, resampler)
 
 
@@ -91,11 +94,13 @@ def report_skipped(load: BenchLoad) -> None:
     if not load.skipped:
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True)
-    console.print(f"[yellow]{len(load.skipped)} row(s) of {load.source} skipped:[/yellow]")
+    # Uuids, reasons and paths come from the data: print them as plain text, never as markup.
+    console.print(Text(f"{len(load.skipped)} row(s) of {load.source} skipped:", style="yellow"))
     for row in load.skipped[:20]:
-        console.print(f"  {row.uuid}: {row.reason}")
+        console.print(Text(f"  {row.uuid}: {row.reason}"), highlight=False)
     if len(load.skipped) > 20:
         console.print(f"  ... and {len(load.skipped) - 20} more (all listed in the task metadata)")
     sys.stderr.flush()
@@ -116,16 +121,16 @@ def judge_task(
     temperature: float = 0.0,
     reference: str | None = None,
     reference_sha256: str | None = None,
+    hard_answers: str = "unscored",
 ) -> Task:
     """`item_level` adds agreement with gold item labels (only datasets that have them); `grounding`
     judges a seeded share of samples again with another clip of the subset and with silence. `threshold`
     None takes the protocol's default for the mode (0.8 in generate mode under the reference protocol)."""
     prompt_language = protocol.language
-    check_judge_args(mode, prompt_language, empty_rubric, threshold)
+    check_judge_args(mode, prompt_language, empty_rubric, threshold, hard_answers)
     threshold = protocol.threshold(mode) if threshold is None else float(threshold)
     report_skipped(load)
-    if not load.rows:
-        raise ValueError(f"no rows left to evaluate from {load.source} after filtering ({len(load.skipped)} skipped)")
+    load.require_rows()
     partners = grounding_partners(load.rows, float(grounding), seed)
     samples = [
         row_sample(r, {SWAP_AUDIO_FIELD: partners[r.uuid].audio, "grounding_swap_uuid": partners[r.uuid].uuid} if r.uuid in partners else None)
@@ -139,6 +144,7 @@ def judge_task(
             prompt_language=prompt_language,
             empty_rubric=empty_rubric,
             temperature=temperature,
+            hard_answers=hard_answers,
             **protocol_options(protocol, reference, reference_sha256),
         ),
         scorer=bench_alignment(threshold=threshold),
@@ -151,6 +157,7 @@ def judge_task(
         metadata={
             **protocol_metadata(protocol, mode, threshold),
             "empty_rubric": empty_rubric,
+            "hard_answers": hard_answers,
             "grounding": grounding,
             "judge_temperature": temperature,
             "judge_generate_config": (LOGITS_CONFIG if mode != "generate" else GENERATE_CONFIG)
