@@ -85,7 +85,7 @@ def leaderboard(summaries: Sequence[GeneratorSummary], seed: int = 0, tie_margin
     newest: dict[tuple[str, ...], GeneratorSummary] = {}
     for s in summaries:  # oldest first: a rerun of a generator with the same judge replaces the earlier log
         newest[(s.generator, *s.group)] = s
-    rows = [(s, mean_estimate(list(s.scores.values()), seed)) for s in newest.values()]
+    rows = [(s, mean_estimate([s.scores[i] for i in sorted(s.scores)], seed)) for s in newest.values()]
     rows.sort(key=lambda r: (r[0].group, -(r[1].value if not math.isnan(r[1].value) else -1)))
     comparisons = []
     for (a, _), (b, _) in combinations(rows, 2):

@@ -370,7 +370,9 @@ def forest_figure(
     horizontal bar; `reference` (one value, or one per panel) draws a dotted vertical line (0 for differences)."""
     plt = _pyplot()
     tallest = max((len(rows) for _, rows in panels), default=1)
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 1.4 + 0.5 * tallest), squeeze=False)
+    longest = max((len(r[0]) for _, rows in panels for r in rows), default=10)
+    width = len(panels) * (4.0 + 0.065 * longest)  # room for the row labels beside each panel
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 1.4 + 0.5 * tallest), squeeze=False)
     labels_x = [xlabel] * len(panels) if isinstance(xlabel, str) else list(xlabel)
     refs = list(reference) if isinstance(reference, Sequence) else [reference] * len(panels)
     for ax, (title, rows), label, ref in zip(axes[0], panels, labels_x, refs, strict=True):

@@ -57,17 +57,20 @@ class Estimate:
 NAN = float("nan")
 
 
-def _correlation(kind: str) -> Callable[[np.ndarray, np.ndarray], float]:
+def _correlation(kind: str) -> Callable[..., Any]:
+    """The statistic as scipy computes it, along the last axis (so the bootstrap evaluates every resample in
+    one call): Pearson, Spearman (Pearson of scipy's average ranks, which is how `spearmanr` defines it) or
+    Kendall tau-b."""
     stats = _stats()
 
-    def statistic(x: np.ndarray, y: np.ndarray) -> float:
+    def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
         with warnings.catch_warnings():  # a constant resample has no correlation: NaN, not a warning per draw
             warnings.simplefilter("ignore")
             if kind == "lcc":
-                return float(stats.pearsonr(x, y).statistic)
+                return stats.pearsonr(x, y, axis=axis).statistic
             if kind == "srcc":
-                return float(stats.spearmanr(x, y).statistic)
-            return float(stats.kendalltau(x, y, variant="b").statistic)
+                return stats.pearsonr(stats.rankdata(x, axis=axis), stats.rankdata(y, axis=axis), axis=axis).statistic
+            return stats.kendalltau(x, y, variant="b", axis=axis).statistic
 
     return statistic
 
@@ -107,8 +110,10 @@ def correlation(kind: str, judge: Sequence[float], human: Sequence[float], seed:
     if n < 3:
         return Estimate(NAN, NAN, NAN, n)
     statistic = _correlation(kind)
-    value = statistic(np.asarray(judge, float), np.asarray(human, float))
-    low, high = bootstrap_interval(statistic, (judge, human), seed) if ci and not math.isnan(value) else (NAN, NAN)
+    value = float(statistic(np.asarray(judge, float), np.asarray(human, float)))
+    if not ci or math.isnan(value):
+        return Estimate(value, NAN, NAN, n)
+    low, high = bootstrap_interval(statistic, (judge, human), seed, vectorized=True)
     return Estimate(value, low, high, n)
 
 
@@ -318,6 +323,9 @@ def summary_from_metadata(
                 ratings = tuple((str(r.get("rater") or ""), float(r["score"])) for r in m.get("ratings") or [])
                 if ratings:
                     clips.append(RatedClip(float(m["judge_score"]), ratings))
+    # A canonical order, so the bootstrap draws (and the CIs) do not depend on the order samples finished in.
+    clips.sort(key=lambda c: (c.judge, c.human, c.ratings))
+    pairs.sort()
     out: dict[str, float] = {"n_unscored": float(unscored)}
     if clips:
         out.update(alignment_summary(clips, seed, scale))
