@@ -262,8 +262,9 @@ def test_rows_without_a_rubric_need_the_decomposer_role(tmp_path, monkeypatch):
 
 
 def test_the_task_is_registered():
-    import anyaudio_eval._registry  # noqa: F401
     from inspect_ai._util.registry import registry_lookup
+
+    import anyaudio_eval._registry  # noqa: F401
 
     assert registry_lookup("task", "anyaudio_eval/human_alignment") is not None
 
