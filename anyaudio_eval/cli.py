@@ -54,6 +54,7 @@ def _report(args: argparse.Namespace) -> int:
         parts.append(f"### {title}\n\n{text}" if args.format == "markdown" else text)
     out = "\n".join(parts)
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    sys.stdout.flush()  # the table before the plots' "wrote ..." lines on stderr
     if args.plot:
         from anyaudio_eval.plots import write_report_plots
 

@@ -39,12 +39,13 @@ def output_audio(state: TaskState) -> str | None:
     return None
 
 
-def _role_model(role: str, what: str) -> Model:
+def role_model(role: str, what: str, who: str = "rubric_judge") -> Model:
+    """The model bound to `role`, or an error that names the flag to add."""
     try:
         return get_model(role=role, required=True)
     except Exception as ex:
         raise RuntimeError(
-            f"rubric_judge needs a {what}: add --model-role {role}=<model> (Python: eval(..., model_roles={{'{role}': ...}}))"
+            f"{who} needs a {what}: add --model-role {role}=<model> (Python: eval(..., model_roles={{'{role}': ...}}))"
         ) from ex
 
 
@@ -139,7 +140,7 @@ def rubric_judge(
             context["rubric_source"] = "dataset"
         else:
             decomposition = await decompose(
-                _role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
+                role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
                 instruction,
                 domain,
                 rubric_language,
@@ -158,7 +159,7 @@ def rubric_judge(
                 )
             items = decomposition.items
 
-        judge = _role_model(judge_role, "judge (an audio-capable model)")
+        judge = role_model(judge_role, "judge (an audio-capable model)")
         result = await judge_audio(judge, audio, items, mode, prompt_language, caption=instruction)
         context.update(result.score_metadata())
         if result.score is None:

@@ -33,7 +33,7 @@ from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN, decompose
 from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_VERSION
 from anyaudio_eval.scorers.agreement import summary_from_metadata
-from anyaudio_eval.scorers.rubric_judge import _role_model
+from anyaudio_eval.scorers.rubric_judge import role_model
 from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args, report_skipped
 
 Layout = Literal["ratings", "pairwise"]
@@ -325,7 +325,7 @@ async def judge_clips(
     items = list(rubric)
     if mode != "holistic" and not items:
         decomposition = await decompose(
-            _role_model(decomposer_role, "decomposer (a text LLM that writes rubrics for rows without one)"),
+            role_model(decomposer_role, "decomposer (a text LLM that writes rubrics for rows without one)", "human_alignment"),
             caption,
             domain,
             rubric_language,
