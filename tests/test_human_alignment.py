@@ -162,11 +162,14 @@ def test_pairwise_accuracy_with_ties_stated(tmp_path, monkeypatch):
     path.write_text("".join(
         json.dumps({"id": f"p{i}", "first": f"clips/{a}.wav", "second": f"clips/{b}.wav", "caption": "a loud tone",
                     "choice": c, "rubric": rubric}) + "\n" for i, (a, b, c) in enumerate(pairs)
-    ))
+    ) + json.dumps({"id": "p0", "first": "clips/mid.wav", "second": "clips/loud.wav", "caption": "x", "choice": "a"}) + "\n")
     task = human_alignment(dataset=str(path), layout="pairwise", audio_a_field="first", audio_b_field="second",
                            text_field="caption", preference_field="choice", id_field="id", prompt_language="en")
     skipped = task.metadata["dataset"]["skipped_rows"]
-    assert [(s["uuid"], "not a, b or tie" in s["reason"]) for s in skipped] == [("p8", True)]
+    assert [(s["uuid"], s["reason"].split(" (")[0]) for s in skipped] == [
+        ("p8", "preference 'maybe' is not a, b or tie"),
+        ("p0", "duplicate id"),
+    ]
     log = eval(task, model=_loud_judge(), log_dir=str(tmp_path / "logs"), display="none")[0]
     assert log.status == "success", log.error
     m = _metrics(log)

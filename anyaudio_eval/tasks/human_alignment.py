@@ -271,16 +271,24 @@ def load_human_rows(
 
     rows: list[HumanRow] = []
     groups: dict[tuple[str, ...], HumanRow] = {}
+    pair_ids: set[str] = set()
     for index, row_id, row in parsed:
         if index in failures or any((index, n) not in paths for n in names):
             skip(row_id, failures.get(index, "audio missing from the source"))
             continue
         audio = [paths[(index, n)] for n in names]
         if layout == "pairwise":
+            if row_id in pair_ids:
+                skip(row_id, "duplicate id")
+                continue
+            pair_ids.add(row_id)
             rows.append(HumanRow(id=row_id, text=row["text"], audio=audio, preferred=row["preferred"], rubric=row["rubric"], domain=row["domain"]))
             continue
         key = ("id", row_id) if fields.id else ("clip", audio[0], row["text"])
         if key in groups:
+            if groups[key].audio != audio or groups[key].text != row["text"]:
+                skip(row_id, f"id {row_id!r} names another clip or text in an earlier row")
+                continue
             groups[key].ratings.append(row["rating"])
             continue
         sample_id = row_id if fields.id else _clip_id(audio[0], row["text"])
