@@ -281,7 +281,8 @@ def test_two_generators_with_a_known_paired_difference(tmp_path, monkeypatch, ca
     rubric = [{"dimension": "presence", "question": "Is there a tone?"}]
     ids = [f"i{k:02d}" for k in range(13)]
     path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps({"id": i, "instruction": "a tone", "domain": "sound", "rubric": rubric}) + "\n" for i in ids))
+    domain = {i: "speech" if k < 6 else "sound" for k, i in enumerate(ids)}
+    path.write_text("".join(json.dumps({"id": i, "instruction": "a tone", "domain": domain[i], "rubric": rubric}) + "\n" for i in ids))
     for name, silent in {"gen_a": {"i11"}, "gen_b": {f"i{k:02d}" for k in range(4, 11)}}.items():
         folder = tmp_path / name
         folder.mkdir()
@@ -299,6 +300,7 @@ def test_two_generators_with_a_known_paired_difference(tmp_path, monkeypatch, ca
     rows = {r[0].rsplit("/", 1)[-1]: dict(zip(board[0], r, strict=True)) for r in board[1:]}
     # listening: 0.9 for a tone, 0.2 for silence.
     assert rows["gen_a"]["score x100 [95% CI]"].startswith(f"{100 * (12 * 0.9 + 0.2) / 13:.1f} [")
+    assert (rows["gen_a"]["speech x100"], rows["gen_a"]["sound x100"]) == ("90.0", f"{100 * (6 * 0.9 + 0.2) / 7:.1f}")
     assert (rows["gen_a"]["scored"], rows["gen_a"]["unscored"]) == ("13", "0")
     assert (rows["gen_b"]["scored"], rows["gen_b"]["unscored"]) == ("12", "1")
     assert rows["gen_a"]["judge"] == "mockllm/model" and rows["gen_a"]["protocol"] == "anyaudio"
@@ -316,3 +318,24 @@ def test_two_generators_with_a_known_paired_difference(tmp_path, monkeypatch, ca
     assert main(["report", str(tmp_path / "logs"), "--plot", str(tmp_path / "png")]) == 0
     assert (tmp_path / "png" / "generators_forest.png").read_bytes()[:4] == b"\x89PNG"
     assert read_eval_log(next((tmp_path / "logs").glob("*.eval")), header_only=True).eval.task == "instruct"
+
+
+def test_hub_id_reads_a_rating_set_without_decoding_through_datasets(tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.setenv("ANYAUDIO_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def load_dataset(repo, config, split, revision=None):
+        calls.append((repo, config, split, revision))
+        ds = datasets.Dataset.from_dict({
+            "wav": [{"bytes": encode(tone(300)), "path": "a.wav"}, {"bytes": encode(tone(700)), "path": "b.wav"}],
+            "caption": ["a tone", "a tone"],
+            "mos": [4.0, 2.5],
+        })
+        return ds.cast_column("wav", datasets.Audio(decode=True))
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    load = load_human_rows("someone/ratings", Fields(audio="wav", text="caption", score="mos"), split="validation")
+    assert calls == [("someone/ratings", None, "validation", None)]
+    assert sorted(r.ratings[0].score for r in load.rows) == [2.5, 4.0] and not load.skipped
