@@ -339,3 +339,25 @@ def test_hub_id_reads_a_rating_set_without_decoding_through_datasets(tmp_path, m
     load = load_human_rows("someone/ratings", Fields(audio="wav", text="caption", score="mos"), split="validation")
     assert calls == [("someone/ratings", None, "validation", None)]
     assert sorted(r.ratings[0].score for r in load.rows) == [2.5, 4.0] and not load.skipped
+
+
+def test_a_clip_the_judge_cannot_answer_is_unscored_and_counted(tmp_path, monkeypatch, capsys):
+    from judges import reply_judge
+
+    monkeypatch.setenv("ANYAUDIO_CACHE", str(tmp_path / "cache"))
+    rows = []
+    for k in range(5):
+        sf.write(tmp_path / f"c{k}.wav", tone(300 + 100 * k), 16000)
+        rows.append({"audio": f"c{k}.wav", "text": "a tone", "score": k, "rubric": [{"question": "Is there a tone?"}]})
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # Free text without logprobs and without a yes/no word is never turned into a verdict.
+    log = eval(human_alignment(dataset=str(path)), model=reply_judge(lambda text: "hmm, hard to say"),
+               log_dir=str(tmp_path / "logs"), display="none")[0]
+    assert log.status == "success", log.error
+    assert all(np.isnan(s.scores["listener_agreement"].value) for s in log.samples)
+    assert "no rubric item could be parsed" in log.samples[0].scores["listener_agreement"].metadata["error"]
+    assert main(["report", str(tmp_path / "logs"), "--format", "csv"]) == 0
+    header, row = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    row = dict(zip(header, row, strict=True))
+    assert (row["clips"], row["unscored"], row["SRCC [95% CI]"]) == ("0", "5", "-")
