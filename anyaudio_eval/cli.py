@@ -7,19 +7,26 @@ import sys
 
 
 def _report(args: argparse.Namespace) -> int:
-    from anyaudio_eval.report import find_logs, render, summarise_log
+    from anyaudio_eval.report import find_logs, log_kind, render, render_table, summarise_log
 
     try:
         paths = find_logs(args.logs, latest=args.latest)
     except FileNotFoundError as ex:
         print(f"anyaudio report: {ex}", file=sys.stderr)
         return 2
-    summaries = []
-    for path in paths:
+    kinds: dict[str, list] = {"bench": [], "human_alignment": [], "generator": []}
+    for p in paths:
         # A truncated log or a foreign file in the folder costs one line, not the whole report.
         try:
-            summary = summarise_log(path)
+            kinds[log_kind(p)].append(p)
         except Exception as ex:  # read_eval_log raises zip, JSON and validation errors of many types
+            reason = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+            print(f"anyaudio report: skipped {p}: not a readable Inspect log ({reason[:200]})", file=sys.stderr)
+    summaries = []
+    for path in kinds["bench"]:
+        try:
+            summary = summarise_log(path)
+        except Exception as ex:  # a log whose header reads but whose samples do not
             reason = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
             print(f"anyaudio report: skipped {path}: not a readable Inspect log ({reason[:200]})", file=sys.stderr)
             continue
@@ -30,14 +37,40 @@ def _report(args: argparse.Namespace) -> int:
     if args.threshold is not None:  # re-threshold the logged continuous scores
         for s in summaries:
             s.threshold = args.threshold
-    if not summaries:
-        print("anyaudio report: none of the logs has bench_alignment scores", file=sys.stderr)
+    tables: list[tuple[str, list[str], list[list[str]]]] = []
+    extra: list = []
+    if kinds["human_alignment"]:
+        from anyaudio_eval.report import alignment_forest, alignment_tables, summarise_alignment_log
+
+        alignments = [summarise_alignment_log(p) for p in kinds["human_alignment"]]
+        tables += alignment_tables(alignments)
+        if args.plot and any(a.layout == "ratings" for a in alignments):
+            extra.append(("human_alignment_forest.png", alignment_forest(alignments)))
+    if kinds["generator"]:
+        from anyaudio_eval.leaderboard import forest, leaderboard, leaderboard_tables, summarise_generator_log
+
+        generators = [summarise_generator_log(p) for p in kinds["generator"]]
+        if args.threshold is not None:
+            for g in generators:
+                g.threshold = args.threshold
+        board = leaderboard(generators, seed=args.seed, tie_margin=args.tie_margin)
+        tables += leaderboard_tables(board)
+        if args.plot and board.rows:
+            extra.append(("generators_forest.png", forest(board)))
+    if not summaries and not tables:
+        print("anyaudio report: none of the logs has bench, human_alignment or instruct scores", file=sys.stderr)
         return 2
-    sys.stdout.write(render(summaries, args.format, scores=args.scores))
+    parts = [render(summaries, args.format, scores=args.scores)] if summaries else []
+    for title, header, rows in tables:
+        text = render_table(header, rows, args.format, title)
+        parts.append(f"### {title}\n\n{text}" if args.format == "markdown" else text)
+    out = "\n".join(parts)
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    sys.stdout.flush()  # the table before the plots' "wrote ..." lines on stderr
     if args.plot:
         from anyaudio_eval.plots import write_report_plots
 
-        for path in write_report_plots(summaries, args.plot):
+        for path in write_report_plots(summaries, args.plot, extra, [str(p) for p in kinds["generator"]]):
             print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -95,20 +128,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anyaudio", description="AnyAudio-Judge evaluation tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    report = sub.add_parser("report", help="paper-style table from bench/probe logs")
+    report = sub.add_parser(
+        "report", help="tables from logs: bench/probe accuracy, agreement with listeners, generator leaderboard"
+    )
     report.add_argument("logs", nargs="+", help="log files or folders of logs")
     report.add_argument("--format", choices=["table", "csv", "markdown"], default="table")
     report.add_argument("--threshold", type=float, help="decision threshold (default: the one each run used)")
     report.add_argument(
         "--plot",
         metavar="DIR",
-        help="also write PNGs into DIR: ROC per subset, reliability diagram, accuracy per subset, failed dimensions",
+        help="also write PNGs into DIR: ROC per subset, reliability diagram, accuracy per subset, failed dimensions, "
+        "forest plots of the CIs (generators, human alignment)",
     )
     report.add_argument("--latest", action="store_true", help="in a folder, use only the newest log")
     report.add_argument(
         "--scores",
         action="store_true",
         help="print the mean score per subset instead (what the release's logits-mode script reports)",
+    )
+    report.add_argument("--seed", type=int, default=0, help="bootstrap seed of the generator leaderboard")
+    report.add_argument(
+        "--tie-margin", type=float, default=0.0, help="paired comparisons: score differences within this are ties"
     )
     report.set_defaults(func=_report)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import hashlib
 import json
 import logging
@@ -107,16 +108,21 @@ def skip_reasons(skipped: Sequence[SkippedRow], top: int = 10) -> str:
 
 @dataclass
 class _Source:
-    """Rows without audio, plus a way to fetch one row's audio field and the folder paths resolve in."""
+    """Rows without audio, plus a way to fetch one row's audio field and the folder paths resolve in.
+
+    `audio_fields(indices, column)` yields (row, value) of an audio column (default `audio`); `columns` names
+    every column of the source (audio columns included) where the format knows them up front.
+    """
 
     meta: Callable[[], Iterator[dict[str, Any]]]
-    audio_fields: Callable[[Sequence[int]], Iterator[tuple[int, Any]]]
+    audio_fields: Callable[..., Iterator[tuple[int, Any]]]
     root: Path | None
     description: str
     revision: str | None = None
     fetch_relative: Callable[[str], Path] | None = field(default=None)
     # Identity of the source files' contents (paths, sizes, mtimes): lets a warm run skip reading audio.
     fingerprint: str | None = None
+    columns: list[str] | None = None
 
 
 def _split_choice(values: Sequence[str] | str | None) -> list[str] | None:
@@ -468,21 +474,90 @@ def _open_source(dataset: str, language: str, revision: str | None) -> _Source:
     raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
 
 
-def _jsonl_source(path: Path) -> _Source:
-    records = [rec if "_error" not in rec else {"uuid": f"{path.name}:{n}", **rec} for n, rec in read_jsonl(path)]
+def open_table(
+    dataset: str,
+    audio_columns: Sequence[str],
+    config: str | None = None,
+    split: str = "test",
+    revision: str | None = None,
+    audio_root: str | Path | None = None,
+) -> _Source:
+    """A table of rows with audio columns: a JSONL, CSV or parquet file, a folder of parquet files (or holding
+    one JSONL/CSV file), or a hub id. Relative audio paths resolve inside `audio_root` (default: the file's
+    folder) and never outside it."""
+    root = Path(audio_root).expanduser() if audio_root else None
+    if root is not None and not root.is_dir():
+        raise DatasetError(f"audio_root {root} is not a folder")
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        parquet = sorted(path.rglob("*.parquet"))
+        if split and any(split in f.name for f in parquet):
+            parquet = [f for f in parquet if split in f.name]
+        if parquet:
+            return _parquet_source(parquet, root=root or path, description=str(path), audio_columns=audio_columns)
+        tables = sorted(f for ext in ("*.jsonl", "*.csv") for f in path.glob(ext))
+        if len(tables) != 1:
+            found = ", ".join(f.name for f in tables) or "none"
+            raise DatasetError(f"{path}: expected parquet files or one .jsonl/.csv table in the folder (found: {found})")
+        path = tables[0]
+        root = root or path.parent
+    if path.is_file():
+        if path.suffix == ".parquet":
+            return _parquet_source([path], root=root or path.parent, description=str(path), audio_columns=audio_columns)
+        if path.suffix in (".jsonl", ".json"):
+            return _jsonl_source(path, audio_columns, root)
+        if path.suffix == ".csv":
+            return _csv_source(path, audio_columns, root)
+        raise DatasetError(f"{path}: unsupported file type (use .jsonl, .csv, .parquet, a folder or a hub id)")
+    if dataset.count("/") == 1 and not dataset.startswith((".", "/", "~")):
+        return _hub_source(dataset, config, revision, split=split, audio_columns=audio_columns)
+    raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
 
+
+def cache_field(audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None) -> Path:
+    """Cache one row's audio value (embedded bytes or a path inside the source's root) as a 16 kHz WAV."""
+    return _cache_field(audio_field, source, max_seconds, directory)
+
+
+def _jsonl_source(path: Path, audio_columns: Sequence[str] = ("audio",), root: Path | None = None) -> _Source:
+    records = [rec if "_error" not in rec else {"uuid": f"{path.name}:{n}", **rec} for n, rec in read_jsonl(path)]
+    return _records_source(records, path, audio_columns, root)
+
+
+def _csv_source(path: Path, audio_columns: Sequence[str] = ("audio",), root: Path | None = None) -> _Source:
+    """A CSV with a header row; audio columns hold paths relative to the file (or to `root`)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            records = [dict(r) for r in reader]
+            header = list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as ex:
+        raise DatasetError(f"{path}: cannot read the CSV file: {ex}") from ex
+    source = _records_source(records, path, audio_columns, root)
+    source.columns = header
+    return source
+
+
+def _records_source(
+    records: list[dict[str, Any]], path: Path, audio_columns: Sequence[str], root: Path | None
+) -> _Source:
     def meta() -> Iterator[dict[str, Any]]:
         for rec in records:
-            yield {k: v for k, v in rec.items() if k != "audio"}
+            yield {k: v for k, v in rec.items() if k not in audio_columns}
 
-    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+    def audio_fields(indices: Sequence[int], column: str = "audio") -> Iterator[tuple[int, Any]]:
         for i in indices:
-            yield i, records[i].get("audio")
+            yield i, records[i].get(column)
 
-    return _Source(meta=meta, audio_fields=audio_fields, root=path.parent, description=str(path))
+    columns = list(dict.fromkeys(k for rec in records for k in rec if not k.startswith("_")))
+    return _Source(
+        meta=meta, audio_fields=audio_fields, root=root or path.parent, description=str(path), columns=columns
+    )
 
 
-def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
+def _parquet_source(
+    files: list[Path], root: Path, description: str, audio_columns: Sequence[str] = ("audio",)
+) -> _Source:
     import pyarrow.parquet as pq
 
     def open_file(f: Path) -> pq.ParquetFile:
@@ -492,25 +567,28 @@ def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
     def meta() -> Iterator[dict[str, Any]]:
         for f in files:
             pf = open_file(f)
-            cols = [c for c in pf.schema_arrow.names if c != "audio"]
+            cols = [c for c in pf.schema_arrow.names if c not in audio_columns]
             for batch in pf.iter_batches(batch_size=1024, columns=cols):
                 yield from batch.to_pylist()
 
-    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+    def audio_fields(indices: Sequence[int], column: str = "audio") -> Iterator[tuple[int, Any]]:
         wanted = set(indices)
         offset = 0
         for f in files:
             pf = open_file(f)
-            has_audio = "audio" in pf.schema_arrow.names
+            has_audio = column in pf.schema_arrow.names
             for group in range(pf.metadata.num_row_groups):
                 n_group = pf.metadata.row_group(group).num_rows
                 # Row groups without a selected row are never read, so filters and limits save I/O.
                 if has_audio and any(i in wanted for i in range(offset, offset + n_group)):
-                    yield from _row_group_audio(pf, f, group, offset, wanted)
+                    yield from _row_group_audio(pf, f, group, offset, wanted, column)
                 offset += n_group
 
     fingerprint = json.dumps([(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
-    return _Source(meta=meta, audio_fields=audio_fields, root=root, description=description, fingerprint=fingerprint)
+    columns = list(dict.fromkeys(c for f in files for c in open_file(f).schema_arrow.names))
+    return _Source(
+        meta=meta, audio_fields=audio_fields, root=root, description=description, fingerprint=fingerprint, columns=columns
+    )
 
 
 # A row group whose audio column is bigger than this is streamed a clip at a time (see parquet_stream).
@@ -518,23 +596,23 @@ STREAM_ABOVE_BYTES = 64 << 20
 
 
 def _row_group_audio(
-    pf: Any, path: Path, group: int, offset: int, wanted: set[int]
+    pf: Any, path: Path, group: int, offset: int, wanted: set[int], name: str = "audio"
 ) -> Iterator[tuple[int, Any]]:
     """(row, audio field) for the wanted rows of one row group, in bounded memory."""
     import pyarrow as pa
 
-    audio_type = pf.schema_arrow.field("audio").type
+    audio_type = pf.schema_arrow.field(name).type
     is_struct = pa.types.is_struct(audio_type) and audio_type.get_field_index("bytes") >= 0
     bytes_type = audio_type.field("bytes").type if is_struct else audio_type
     done: set[int] = set()
     # Only embedded bytes can be big; a column of paths is read by pyarrow.
     if pa.types.is_binary(bytes_type) or pa.types.is_large_binary(bytes_type):
         try:
-            column = column_chunk(pf.metadata, pf.schema, group, "audio.bytes" if is_struct else "audio")
+            column = column_chunk(pf.metadata, pf.schema, group, f"{name}.bytes" if is_struct else name)
             if max(column.size, column.uncompressed_size) > STREAM_ABOVE_BYTES:
                 names: list[Any] = []
                 if is_struct and audio_type.get_field_index("path") >= 0:
-                    struct = pf.read_row_group(group, columns=["audio.path"]).column(0).to_pylist()
+                    struct = pf.read_row_group(group, columns=[f"{name}.path"]).column(0).to_pylist()
                     names = [(v or {}).get("path") for v in struct]
                 for row, value in stream_binary_column(path, column, lambda r: offset + r in wanted):
                     done.add(row)
@@ -547,7 +625,7 @@ def _row_group_audio(
     if not any(i in wanted and i - offset not in done for i in range(offset, offset + n_group)):
         return
     start = offset
-    for batch in pf.iter_batches(batch_size=16, row_groups=[group], columns=["audio"]):
+    for batch in pf.iter_batches(batch_size=16, row_groups=[group], columns=[name]):
         values = batch.column(0)
         for i in range(start, start + batch.num_rows):
             if i in wanted and i - offset not in done:
@@ -555,22 +633,32 @@ def _row_group_audio(
         start += batch.num_rows
 
 
-def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
+def _hub_source(
+    repo: str,
+    language: str | None,
+    revision: str | None,
+    split: str = "test",
+    audio_columns: Sequence[str] = ("audio",),
+) -> _Source:
     try:
         import datasets
     except ImportError as ex:  # pragma: no cover - datasets is a core dependency
         raise DatasetError("the `datasets` package is needed to read from the hub") from ex
     try:
-        ds = datasets.load_dataset(repo, language, split="test", revision=revision)
+        ds = datasets.load_dataset(repo, language, split=split, revision=revision)
     except Exception as ex:
         raise DatasetError(
-            f"could not load {repo!r} (config {language!r}) from the Hugging Face hub: {ex}\n"
+            f"could not load {repo!r} (config {language!r}, split {split!r}) from the Hugging Face hub: {ex}\n"
             f"Without network, download it elsewhere (`hf download {repo} --repo-type dataset "
-            f"--local-dir DIR`) and pass `-T dataset=DIR` (a folder with {language}/test-*.parquet)."
+            f"--local-dir DIR`) and pass `-T dataset=DIR`"
+            + (f" (a folder with {language}/{split}-*.parquet)." if language else ".")
         ) from ex
-    # Never let datasets decode audio (torchcodec); we decode the bytes ourselves.
-    ds = ds.cast_column("audio", datasets.Audio(decode=False))
-    meta_ds = ds.remove_columns(["audio"])
+    present = [c for c in audio_columns if c in ds.column_names]
+    for c in present:
+        # Never let datasets decode audio (torchcodec); we decode the bytes ourselves.
+        if isinstance(ds.features[c], datasets.Audio):
+            ds = ds.cast_column(c, datasets.Audio(decode=False))
+    meta_ds = ds.remove_columns(present)
 
     def meta() -> Iterator[dict[str, Any]]:
         for batch in meta_ds.iter(batch_size=1024):
@@ -578,9 +666,9 @@ def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
             for values in zip(*(batch[k] for k in keys), strict=True):
                 yield dict(zip(keys, values, strict=True))
 
-    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+    def audio_fields(indices: Sequence[int], column: str = "audio") -> Iterator[tuple[int, Any]]:
         for i in indices:
-            yield i, ds[int(i)]["audio"]
+            yield i, ds[int(i)][column]
 
     def fetch_relative(rel: str) -> Path:
         from huggingface_hub import hf_hub_download
@@ -613,6 +701,7 @@ def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
         fingerprint=f"hub:{repo}:{language}:{getattr(ds, '_fingerprint', None) or 'unknown'}"
         if getattr(ds, "_fingerprint", None)
         else None,
+        columns=list(ds.column_names),
     )
 
 

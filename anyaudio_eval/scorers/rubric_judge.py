@@ -41,12 +41,13 @@ def output_audio(state: TaskState) -> str | None:
     return None
 
 
-def _role_model(role: str, what: str) -> Model:
+def role_model(role: str, what: str, who: str = "rubric_judge") -> Model:
+    """The model bound to `role`, or an error that names the flag to add."""
     try:
         return get_model(role=role, required=True)
     except Exception as ex:
         raise RuntimeError(
-            f"rubric_judge needs a {what}: add --model-role {role}=<model> (Python: eval(..., model_roles={{'{role}': ...}}))"
+            f"{who} needs a {what}: add --model-role {role}=<model> (Python: eval(..., model_roles={{'{role}': ...}}))"
         ) from ex
 
 
@@ -168,7 +169,7 @@ def rubric_judge(
             context["rubric_source"] = "dataset"
         else:
             decomposition = await decompose(
-                _role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
+                role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
                 instruction,
                 domain,
                 rubric_language,
@@ -188,7 +189,7 @@ def rubric_judge(
                 )
             items = decomposition.items
 
-        judge = _role_model(judge_role, "judge (an audio-capable model)")
+        judge = role_model(judge_role, "judge (an audio-capable model)")
         warn_if_released_judge(str(judge), judge_protocol)
         result = await judge_audio(
             judge,
