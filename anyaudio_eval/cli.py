@@ -73,6 +73,7 @@ def _judge(args: argparse.Namespace) -> int:
                 mode=args.mode,
                 prompt_language=args.prompt_language,
                 rubric_language=args.rubric_language,
+                hard_answers=args.hard_answers,
             )
         )
     except (ValueError, OSError) as ex:
@@ -118,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--mode", default="logits", choices=["logits", "generate", "holistic"])
     judge.add_argument("--prompt-language", default="zh", choices=["zh", "en"])
     judge.add_argument("--rubric-language", default="zh", choices=["zh", "en"])
+    judge.add_argument(
+        "--hard-answers",
+        default="unscored",
+        choices=["unscored", "allow"],
+        help="a one-word reply without logprobs: unparsed (default) or kept as a hard 0/1",
+    )
     judge.add_argument("--json", action="store_true", help="print the full result as JSON")
     judge.set_defaults(func=_judge)
     lmeval_path = sub.add_parser("lmeval-path", help="print the folder of the lm-eval task pack (for --include_path)")

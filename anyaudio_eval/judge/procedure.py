@@ -223,7 +223,7 @@ def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput, hard
         verdict.reason = "the reply is not a yes/no answer"
         return verdict
     if hard_answers != "allow":
-        verdict.reason = f"no logprobs in the reply ({answer!r}); -T hard_answers=allow keeps it as a hard 0/1"
+        verdict.reason = f"no logprobs in the reply ({answer!r}); hard_answers=allow keeps it as a hard 0/1"
         return verdict
     verdict.answer = answer
     verdict.p_yes = 1.0 if answer == "yes" else 0.0
