@@ -184,3 +184,12 @@ def test_hard_answers_flows_from_each_task_to_the_judge(tmp_path, task_name):
     assert allowed.results.scores[0].unscored_samples == 0
     metrics = {k: v.value for k, v in allowed.results.scores[0].metrics.items()}
     assert metrics["hard_item_share"] == 1.0 and allowed.eval.metadata["hard_answers"] == "allow"
+
+
+def test_wrong_task_options_are_one_message_without_a_traceback():
+    from inspect_ai._util.error import PrerequisiteError
+
+    with pytest.raises(PrerequisiteError) as info:
+        bench(dataset="/nonexistent", hard_answers="alow")
+    assert isinstance(info.value, ValueError)  # still what callers of check_judge_args catch
+    assert info.value.message == "unknown hard_answers 'alow'; use one of: unscored, allow"

@@ -49,17 +49,24 @@ META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric", "language
 
 
 try:  # Inspect prints these as a message, without a traceback
-    from inspect_ai._util.error import PrerequisiteError as _UserError
+    from inspect_ai._util.error import PrerequisiteError as _Prerequisite
 except ImportError:  # pragma: no cover - a future Inspect without it
-    _UserError = Exception  # type: ignore[misc,assignment]
+    _Prerequisite = Exception  # type: ignore[misc,assignment]
 
 
-class DatasetError(RuntimeError, _UserError):  # type: ignore[misc]
-    """A run-level problem with the dataset argument; the message says what to do."""
+class UserError(_Prerequisite):  # type: ignore[misc]
+    """A mistake in what the user asked for: `inspect eval` prints the message, without a traceback."""
 
     def __init__(self, message: str) -> None:
-        RuntimeError.__init__(self, message)
-        self.message = message
+        Exception.__init__(self, message)
+
+    @property
+    def message(self) -> str:  # what Inspect prints; also right when a built-in base runs __init__
+        return str(self)
+
+
+class DatasetError(RuntimeError, UserError):
+    """A run-level problem with the dataset argument; the message says what to do."""
 
 
 @dataclass
