@@ -109,6 +109,7 @@ def _judge(args: argparse.Namespace) -> int:
                 rubric_language=args.rubric_language,
                 protocol=args.protocol,
                 reference=args.reference,
+                hard_answers=args.hard_answers,
             )
         )
     except (ValueError, OSError, ReferenceError) as ex:
@@ -173,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="anyaudio (our prompts) or reference (the authors' released judge call)",
     )
     judge.add_argument("--reference", help="protocol=reference: a clone of the release or its prompts.py")
+    judge.add_argument(
+        "--hard-answers",
+        default="unscored",
+        choices=["unscored", "allow"],
+        help="a one-word reply without logprobs: unparsed (default) or kept as a hard 0/1",
+    )
     judge.add_argument("--json", action="store_true", help="print the full result as JSON")
     judge.set_defaults(func=_judge)
     lmeval_path = sub.add_parser("lmeval-path", help="print the folder of the lm-eval task pack (for --include_path)")

@@ -239,7 +239,7 @@ def _verdict_from_output(
         verdict.reason = "the reply is not a yes/no answer"
         return verdict
     if hard_answers != "allow":
-        verdict.reason = f"no logprobs in the reply ({answer!r}); -T hard_answers=allow keeps it as a hard 0/1"
+        verdict.reason = f"no logprobs in the reply ({answer!r}); hard_answers=allow keeps it as a hard 0/1"
         return verdict
     verdict.answer = answer
     verdict.p_yes = 1.0 if answer == "yes" else 0.0
