@@ -167,7 +167,7 @@ def test_bad_input_corpus_never_crashes_never_becomes_a_number(tmp_path):
         # Every good row is scored, exactly.
         for uuid, expected in good.items():
             assert scores[uuid].metadata["score"] == pytest.approx(expected, abs=1e-9), uuid
-            assert scores[uuid].value == 1.0, uuid  # and the decision at 0.5 is right
+            assert scores[uuid].value["correct"] == 1.0, uuid  # and the decision at 0.5 is right
         assert scores["one-empty-question"].metadata["n_dropped"] == 2
         mixed = scores["one-bad-reply"].metadata["items"]
         assert mixed[0]["p_yes"] is None and "non-finite" in mixed[0]["reason"] and mixed[1]["p_yes"] == pytest.approx(P_LOUD)

@@ -42,10 +42,12 @@ def judge_rubric(
     resampler: str | None = None,
     reference: str | None = None,
     reference_sha256: str | None = None,
+    threshold: float | None = None,
 ) -> Solver:
     """Judge the sample's audio against its rubric with the model under test; the result goes to the store.
 
     `protocol` (anyaudio | reference) and its options are resolved once, here (see `rubric.protocol`).
+    `threshold` only labels the decision in the verdict message the transcript shows.
     """
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     prompt_language = judge_protocol.language
@@ -104,7 +106,8 @@ def judge_rubric(
                 )
                 state.store.set(GROUNDING_KEY, check.model_dump())
         state.store.set(RESULT_KEY, result.model_dump())
-        state.output = ModelOutput.from_content(model=str(model), content=render_checklist(result))
+        verdicts = render_checklist(result, threshold, meta.get("label"))
+        state.output = ModelOutput.from_content(model=str(model), content=verdicts)
         state.messages.append(state.output.message)  # the verdicts show in the viewer's Messages tab too
         return state
 

@@ -53,9 +53,14 @@ def yes_no_output(
     usage: ModelUsage,
     evidence: str = "",
 ) -> ModelOutput:
-    """A one-token answer with the yes/no distribution as first-token logprobs when asked for."""
+    """A one-token answer with the yes/no distribution as first-token logprobs when asked for.
+
+    At p_yes exactly 0.5 (our providers' abstention) the message says "abstain", so a transcript never shows
+    an abstention as a yes; the logprobs still carry the 0.5 / 0.5 distribution.
+    """
     p_yes = min(max(p_yes, 1e-6), 1 - 1e-6)
-    token = "yes" if p_yes >= 0.5 else "no"
+    token = "yes" if p_yes > 0.5 else "no"
+    text = "abstain" if p_yes == 0.5 else token
     logprobs = None
     if config.logprobs:
         top = [TopLogprob(token="yes", logprob=math.log(p_yes)), TopLogprob(token="no", logprob=math.log(1 - p_yes))]
@@ -63,7 +68,7 @@ def yes_no_output(
         chosen = top[0]
         logprobs = Logprobs(content=[Logprob(token=chosen.token, logprob=chosen.logprob, top_logprobs=top)])
     message = ChatMessageAssistant(
-        content=token, model=model, source="generate", metadata={"evidence": evidence} if evidence else None
+        content=text, model=model, source="generate", metadata={"evidence": evidence} if evidence else None
     )
     return ModelOutput(
         model=model,

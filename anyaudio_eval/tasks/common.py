@@ -17,7 +17,13 @@ from anyaudio_eval.judge.procedure import GENERATE_CONFIG, HARD_ANSWER_POLICIES,
 from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, SWAP_AUDIO_FIELD, judge_rubric
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES
 from anyaudio_eval.rubric.protocol import Protocol, check_protocol_args
-from anyaudio_eval.scorers.bench_scorer import bench_alignment, bench_metrics, item_metrics
+from anyaudio_eval.scorers.bench_scorer import (
+    bench_alignment,
+    bench_metrics,
+    by_subset,
+    by_type,
+    item_metrics,
+)
 from anyaudio_eval.scorers.epochs import bench_epochs
 
 # Bump whenever prompts, parsing, scoring or metrics change.
@@ -149,10 +155,11 @@ def judge_task(
             empty_rubric=empty_rubric,
             temperature=temperature,
             hard_answers=hard_answers,
+            threshold=threshold,
             **protocol_options(protocol, reference, reference_sha256),
         ),
         scorer=bench_alignment(threshold=threshold),
-        metrics=[bench_metrics(), *([item_metrics()] if item_level else []), *(extra_metrics or [])]
+        metrics=[bench_metrics(), by_subset(), by_type(), *([item_metrics()] if item_level else []), *(extra_metrics or [])]
         if item_level or extra_metrics
         else None,
         # A bare --epochs N keeps this reducer, which records every epoch's score for stability metrics.
