@@ -48,7 +48,7 @@ def _report(args: argparse.Namespace) -> int:
     if not summaries and not tables:
         print("anyaudio report: none of the logs has bench, human_alignment or instruct scores", file=sys.stderr)
         return 2
-    parts = [render(summaries, args.format)] if summaries else []
+    parts = [render(summaries, args.format, scores=args.scores)] if summaries else []
     for title, header, rows in tables:
         text = render_table(header, rows, args.format, title)
         parts.append(f"### {title}\n\n{text}" if args.format == "markdown" else text)
@@ -77,6 +77,7 @@ def _judge(args: argparse.Namespace) -> int:
 
     from anyaudio_eval.judge.checklist import render_checklist
     from anyaudio_eval.reward import alignment_reward_async
+    from anyaudio_eval.rubric.reference import ReferenceError
 
     rubric = None
     if args.rubric:
@@ -94,9 +95,11 @@ def _judge(args: argparse.Namespace) -> int:
                 mode=args.mode,
                 prompt_language=args.prompt_language,
                 rubric_language=args.rubric_language,
+                protocol=args.protocol,
+                reference=args.reference,
             )
         )
-    except (ValueError, OSError) as ex:
+    except (ValueError, OSError, ReferenceError) as ex:
         print(f"anyaudio judge: {ex}", file=sys.stderr)
         return 2
     if args.json:
@@ -130,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--tie-margin", type=float, default=0.0, help="paired comparisons: score differences within this are ties"
     )
+    report.add_argument(
+        "--scores",
+        action="store_true",
+        help="print the mean score per subset instead (what the release's logits-mode script reports)",
+    )
     report.set_defaults(func=_report)
 
     from anyaudio_eval.training.cli import add_train_parser
@@ -146,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--mode", default="logits", choices=["logits", "generate", "holistic"])
     judge.add_argument("--prompt-language", default="zh", choices=["zh", "en"])
     judge.add_argument("--rubric-language", default="zh", choices=["zh", "en"])
+    judge.add_argument(
+        "--protocol",
+        default="anyaudio",
+        choices=["anyaudio", "reference"],
+        help="anyaudio (our prompts) or reference (the authors' released judge call)",
+    )
+    judge.add_argument("--reference", help="protocol=reference: a clone of the release or its prompts.py")
     judge.add_argument("--json", action="store_true", help="print the full result as JSON")
     judge.set_defaults(func=_judge)
     lmeval_path = sub.add_parser("lmeval-path", help="print the folder of the lm-eval task pack (for --include_path)")

@@ -26,6 +26,7 @@ class LogSummary:
     threshold: float
     records: list[Record] = field(default_factory=list)
     unscored: int = 0
+    protocol: str = "anyaudio"  # name and version (logs written before protocols existed: anyaudio)
 
     @property
     def judge(self) -> str:
@@ -62,6 +63,7 @@ def summarise_log(path: Path) -> LogSummary:
         model=log.eval.model,
         mode=str(meta.get("judge_mode", "?")),
         threshold=float(meta.get("threshold", 0.5)),
+        protocol=protocol_of(meta),
     )
     for sample in log.samples or []:
         score = (sample.scores or {}).get(SCORER)
@@ -86,19 +88,9 @@ def table_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[st
     for lang in languages:
         prefix = f"{lang} " if len(languages) > 1 else ""
         header += [f"{prefix}{s}" for s in subsets] + [f"{prefix}Avg (macro)", f"{prefix}Avg (micro)", f"{prefix}AUROC"]
-    header += ["scored", "unscored"]
-
-    # Logs of the same judge (one per language) share a row.
-    by_judge: dict[str, list[LogSummary]] = {}
-    for s in summaries:
-        by_judge.setdefault(s.judge, []).append(s)
+    header += ["scored", "unscored", "protocol"]
     rows = []
-    for judge, group in by_judge.items():
-        # A rerun of the same judge on the same language replaces the earlier log (logs come oldest first).
-        newest: dict[frozenset[str], LogSummary] = {}
-        for s in group:
-            newest[frozenset(r.language for r in s.records)] = s
-        group = list(newest.values())
+    for (judge, protocol), group in _judge_groups(summaries).items():
         records = [r for s in group for r in s.records]
         threshold = group[0].threshold
         row = [judge]
@@ -111,19 +103,67 @@ def table_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[st
                 _pct(accuracy(rs, threshold)),
                 _pct(auroc([r.score for r in rs], [r.label == "yes" for r in rs])),
             ]
-        row += [str(len(records)), str(sum(s.unscored for s in group))]
+        row += [str(len(records)), str(sum(s.unscored for s in group)), protocol]
         rows.append(row)
     return header, rows
 
 
-def render(summaries: Sequence[LogSummary], fmt: str = "table") -> str:
-    header, rows = table_rows(summaries)
+def _judge_groups(summaries: Sequence[LogSummary]) -> dict[tuple[str, str], list[LogSummary]]:
+    """Logs of one judge under one protocol (one per language) share a row; a rerun of the same judge on the
+    same language replaces the earlier log (logs come oldest first)."""
+    by_judge: dict[tuple[str, str], list[LogSummary]] = {}
+    for s in summaries:
+        by_judge.setdefault((s.judge, s.protocol), []).append(s)
+    groups = {}
+    for key, group in by_judge.items():
+        newest: dict[frozenset[str], LogSummary] = {}
+        for s in group:
+            newest[frozenset(r.language for r in s.records)] = s
+        groups[key] = list(newest.values())
+    return groups
+
+
+def score_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[str]]]:
+    """Mean alignment score per subset and overall (pooled), per language: all that the release's logits-mode
+    script reports (`per_subset_mean_score`, `overall_mean_score`), for a direct comparison with it."""
+    languages = sorted({r.language for s in summaries for r in s.records}) or ["?"]
+    present = {r.subset for s in summaries for r in s.records}
+    subsets = [s for s in SUBSETS if s in present] + sorted(present - set(SUBSETS))
+    header = ["judge"]
+    for lang in languages:
+        prefix = f"{lang} " if len(languages) > 1 else ""
+        header += [f"{prefix}{s}" for s in subsets] + [f"{prefix}overall"]
+    header += ["scored", "protocol"]
+    rows = []
+    for (judge, protocol), group in _judge_groups(summaries).items():
+        records = [r for s in group for r in s.records]
+        row = [judge]
+        for lang in languages:
+            rs = [r for r in records if r.language == lang or len(languages) == 1]
+            per_subset = group_by(rs, "subset")
+            row += [_mean_score(per_subset.get(s, [])) for s in subsets] + [_mean_score(rs)]
+        rows.append(row + [str(len(records)), protocol])
+    return header, rows
+
+
+def _mean_score(records: Sequence[Record]) -> str:
+    return f"{sum(r.score for r in records) / len(records):.4f}" if records else "-"
+
+
+def render(summaries: Sequence[LogSummary], fmt: str = "table", scores: bool = False) -> str:
+    """The accuracy table, or with `scores` the mean-score table; the rich table format shows both."""
+    if scores:
+        return render_table(*score_rows(summaries), fmt, "Mean alignment score per subset (the release's logits report)")
     thresholds = sorted({s.threshold for s in summaries})
-    return render_table(header, rows, fmt, f"Accuracy (%) at threshold {', '.join(map(str, thresholds))}; AUROC x100")
+    title = f"Accuracy (%) at threshold {', '.join(map(str, thresholds))}; AUROC x100"
+    out = render_table(*table_rows(summaries), fmt, title)
+    if fmt == "table":
+        out += render_table(*score_rows(summaries), fmt, "Mean alignment score per subset (the release's logits report)")
+    return out
 
 
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], fmt: str, title: str) -> str:
-    """One table as csv, markdown (a `###` title line above it) or a rich terminal table."""
+    """One table as csv, markdown or a rich terminal table (the title shows in the terminal table only)."""
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -169,10 +209,11 @@ def log_kind(path: str | Path) -> str:
     return "bench"
 
 
-def protocol_of(metadata: dict | None) -> str:
-    """The judging protocol a run recorded (task metadata `protocol`); runs from before protocols existed used
-    the project's own one."""
-    return str((metadata or {}).get("protocol") or "anyaudio")
+def protocol_of(meta: dict | None) -> str:
+    """Name and version of the judging protocol a run recorded in its task metadata; runs from before protocols
+    existed used the project's own one (anyaudio, at their prompt version)."""
+    meta = meta or {}
+    return f"{meta.get('protocol', 'anyaudio')} {meta.get('protocol_version') or meta.get('prompt_version', '?')}"
 
 
 # -- human_alignment logs -------------------------------------------------------------------------------

@@ -23,11 +23,11 @@ from pydantic import ValidationError
 
 from anyaudio_eval.audio import (
     DEFAULT_MAX_SECONDS,
-    PIPELINE_VERSION,
     AudioError,
     cache_audio,
     cache_dir,
     duration_seconds,
+    pipeline_version,
 )
 from anyaudio_eval.bench.parquet_stream import Unstreamable, column_chunk, stream_binary_column
 from anyaudio_eval.bench.schema import (
@@ -116,11 +116,14 @@ def load_bench(
     cache_directory: Path | None = None,
     progress: bool = False,
     read_audio: bool = True,
+    resampler: str = "soxr",
 ) -> BenchLoad:
     """Load, validate, filter and cache bench rows. Bad rows are skipped and named, or raise if `strict`.
 
-    With `read_audio=False` only captions and rubrics are read (rows get an empty audio path).
+    With `read_audio=False` only captions and rubrics are read (rows get an empty audio path). `resampler` is
+    the protocol's audio pipeline (`audio.to_mono_16k`); each has its own cache entries.
     """
+    pipeline_version(resampler)
     if language not in LANGUAGES:
         raise DatasetError(f"unknown language {language!r}; valid languages: {', '.join(LANGUAGES)}")
     subset_filter = _check_choice("subsets", subsets, SUBSETS)
@@ -169,13 +172,13 @@ def load_bench(
     track = _progress(progress and read_audio, len(wanted), source.description)
     if not read_audio:
         paths = dict.fromkeys(wanted, "")
-    row_index = _RowIndex(source.fingerprint, cache_directory) if read_audio else None
+    row_index = _RowIndex(source.fingerprint, cache_directory, resampler) if read_audio else None
     if row_index is not None:
         paths.update(row_index.usable(wanted, max_seconds))
     to_read = sorted(wanted - paths.keys())
     for index, audio_field in source.audio_fields(to_read) if read_audio else ():
         try:
-            paths[index] = str(_cache_field(audio_field, source, max_seconds, cache_directory))
+            paths[index] = str(_cache_field(audio_field, source, max_seconds, cache_directory, resampler))
         except (AudioError, DatasetError) as ex:
             if strict:  # fail at the first bad clip rather than after caching all the others
                 skip(str(uuid_of[index]), str(ex))
@@ -219,12 +222,12 @@ def load_bench(
 class _RowIndex:
     """Row number -> cached WAV for one unchanged source, so a warm run reads no audio bytes at all."""
 
-    def __init__(self, fingerprint: str | None, directory: Path | None) -> None:
+    def __init__(self, fingerprint: str | None, directory: Path | None, resampler: str = "soxr") -> None:
         self.path: Path | None = None
         self.entries: dict[str, str] = {}
         if fingerprint is None:
             return
-        key = hashlib.sha256((fingerprint + PIPELINE_VERSION).encode()).hexdigest()
+        key = hashlib.sha256((fingerprint + pipeline_version(resampler)).encode()).hexdigest()
         self.path = (directory or cache_dir()) / "row-index" / f"{key}.json"
         try:
             self.entries = json.loads(self.path.read_text(encoding="utf-8"))
@@ -307,7 +310,9 @@ def _first_error(ex: Exception) -> str:
     return str(ex)
 
 
-def _cache_field(audio_field: Any, source: _Source, max_seconds: float, directory: Path | None) -> Path:
+def _cache_field(
+    audio_field: Any, source: _Source, max_seconds: float, directory: Path | None, resampler: str = "soxr"
+) -> Path:
     """Audio as embedded bytes ({bytes, path} struct or raw bytes) or as a path relative to the dataset root."""
     data: Any = None
     rel: str | None = None
@@ -319,10 +324,10 @@ def _cache_field(audio_field: Any, source: _Source, max_seconds: float, director
     elif isinstance(audio_field, str):
         rel = audio_field
     if data:
-        return cache_audio(bytes(data), max_seconds, directory)
+        return cache_audio(bytes(data), max_seconds, directory, resampler)
     if not rel:
         raise DatasetError("row has no audio bytes and no audio path")
-    return cache_audio(_resolve_relative(rel, source), max_seconds, directory)
+    return cache_audio(_resolve_relative(rel, source), max_seconds, directory, resampler)
 
 
 def _resolve_relative(rel: str, source: _Source) -> Path:
@@ -407,9 +412,11 @@ def open_table(
     raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
 
 
-def cache_field(audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None) -> Path:
+def cache_field(
+    audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None, resampler: str = "soxr"
+) -> Path:
     """Cache one row's audio value (embedded bytes or a path inside the source's root) as a 16 kHz WAV."""
-    return _cache_field(audio_field, source, max_seconds, directory)
+    return _cache_field(audio_field, source, max_seconds, directory, resampler)
 
 
 def _jsonl_source(path: Path, audio_columns: Sequence[str] = ("audio",), root: Path | None = None) -> _Source:

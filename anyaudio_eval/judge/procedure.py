@@ -24,15 +24,15 @@ from inspect_ai.util import collect
 from pydantic import BaseModel, Field
 
 from anyaudio_eval.bench.schema import RubricItem
-from anyaudio_eval.rubric.parsing import Answer, p_yes_from_top_logprobs, parse_answer_list, word_answer
-from anyaudio_eval.rubric.prompts import (
-    HOLISTIC_DIMENSION,
-    PROMPT_VERSION,
-    holistic_prompt,
-    item_list_prompt,
-    item_prompt,
-    judge_system_prompt,
+from anyaudio_eval.rubric.parsing import (
+    Answer,
+    max_pooled_sides,
+    p_yes_from_top_logprobs,
+    parse_answer_list,
+    word_answer,
 )
+from anyaudio_eval.rubric.prompts import HOLISTIC_DIMENSION, PROMPT_VERSION
+from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, Protocol, default_protocol
 
 JudgeMode = Literal["logits", "generate", "holistic"]
 JUDGE_MODES: tuple[str, ...] = ("logits", "generate", "holistic")
@@ -59,6 +59,7 @@ class ItemVerdict(BaseModel):
 class JudgeResult(BaseModel):
     mode: str
     prompt_language: str
+    protocol: str = "anyaudio"
     prompt_version: str = PROMPT_VERSION
     temperature: float = 0.0
     score: float | None = None
@@ -74,6 +75,7 @@ class JudgeResult(BaseModel):
         return {
             "mode": self.mode,
             "temperature": self.temperature,
+            "protocol": self.protocol,
             "prompt_version": self.prompt_version,
             "n_items": len(self.items),
             "n_unparsed": self.n_unparsed,
@@ -100,16 +102,28 @@ async def judge_audio(
     prompt_language: str = "zh",
     caption: str | None = None,
     temperature: float = 0.0,
+    protocol: Protocol | None = None,
 ) -> JudgeResult:
     """Judge one clip (an inline data URI) against rubric items.
 
     Model errors that survive Inspect's retries are returned as `JudgeResult.error`, never as a score.
-    `temperature` stays 0 (the method's setting) unless a stability study asks otherwise.
+    `temperature` stays 0 (the method's setting) unless a stability study asks otherwise. `protocol` gives
+    the prompts and the yes/no pooling (default: the anyaudio protocol in `prompt_language`).
     """
     if mode not in JUDGE_MODES:
         raise ValueError(f"unknown judge mode {mode!r}; use one of {', '.join(JUDGE_MODES)}")
-    result = JudgeResult(mode=mode, prompt_language=prompt_language, temperature=temperature)
+    protocol = protocol or default_protocol(prompt_language)
+    prompt_language = protocol.language
+    result = JudgeResult(
+        mode=mode,
+        prompt_language=prompt_language,
+        protocol=protocol.name,
+        prompt_version=protocol.version,
+        temperature=temperature,
+    )
     logits_config = LOGITS_CONFIG.merge(GenerateConfig(temperature=temperature))
+    if protocol.generation_config_processors and getattr(model.api, "takes_protocol_hints", False):
+        logits_config = logits_config.merge(GenerateConfig(extra_body={GENERATION_CONFIG_HINT: True}))
     if mode == "holistic":
         if caption is None:
             raise ValueError("holistic mode needs the caption")
@@ -119,13 +133,13 @@ async def judge_audio(
         return result
     try:
         if mode == "generate":
-            result.items = await _judge_list(model, audio, items, prompt_language, temperature)
+            result.items = await _judge_list(model, audio, items, protocol, temperature)
         else:
-            system = judge_system_prompt(mode, prompt_language)
+            system = protocol.judge_system(mode)
             texts = (
-                [holistic_prompt(caption or "", prompt_language)]
+                [protocol.holistic_text(caption or "")]
                 if mode == "holistic"
-                else [item_prompt(item, prompt_language) for item in items]
+                else [protocol.item_text(item) for item in items]
             )
             outputs = await collect(
                 *[
@@ -134,7 +148,8 @@ async def judge_audio(
                 ]
             )
             result.items = [
-                _verdict_from_output(i, item, out) for i, (item, out) in enumerate(zip(items, outputs, strict=True))
+                _verdict_from_output(i, item, out, protocol.pooling)
+                for i, (item, out) in enumerate(zip(items, outputs, strict=True))
             ]
     except Exception as ex:  # errors left after Inspect's retries: unscored, with the reason
         result.error = f"judge call failed: {type(ex).__name__}: {ex}"
@@ -151,7 +166,7 @@ def aggregate(items: Sequence[ItemVerdict]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput) -> ItemVerdict:
+def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput, pooling: str = "sum") -> ItemVerdict:
     verdict = ItemVerdict(id=index, dimension=item.dimension, question=item.question, gold=item.label)
     text = output.completion if output.choices else ""
     verdict.raw = text
@@ -165,12 +180,16 @@ def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput) -> I
         pairs.append((first.token, first.logprob))
         # The sampled token is usually also in top_logprobs: keep one entry per token string.
         unique = dict(pairs)
-        p_yes = p_yes_from_top_logprobs(unique.items())
+        p_yes = p_yes_from_top_logprobs(unique.items(), pooling)
         if p_yes is not None:
             verdict.p_yes = p_yes
             verdict.answer = "yes" if p_yes >= 0.5 else "no"
             verdict.parsed = verdict.soft = True
             verdict.evidence = _evidence_of(output)
+            if pooling == "max" and len(max_pooled_sides(unique.items())) == 1:
+                missing = "no" if verdict.answer == "yes" else "yes"
+                note = f"no '{missing}' form among the top logprobs: taken at the lowest listed (p_yes is a bound)"
+                verdict.evidence = f"{verdict.evidence}; {note}" if verdict.evidence else note
             return verdict
     answer = word_answer(text)
     if answer is not None:
@@ -189,9 +208,9 @@ def _evidence_of(output: ModelOutput) -> str:
 
 
 async def _judge_list(
-    model: Model, audio: str, items: Sequence[RubricItem], prompt_language: str, temperature: float
+    model: Model, audio: str, items: Sequence[RubricItem], protocol: Protocol, temperature: float
 ) -> list[ItemVerdict]:
-    messages = judge_messages(audio, item_list_prompt(items, prompt_language), judge_system_prompt("generate", prompt_language))
+    messages = judge_messages(audio, protocol.item_list_text(items), protocol.judge_system("generate"))
     output = await model.generate(messages, config=GENERATE_CONFIG.merge(GenerateConfig(temperature=temperature)))
     text = output.completion if output.choices else ""
     parsed = parse_answer_list(text, len(items))

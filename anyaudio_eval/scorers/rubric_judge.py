@@ -23,6 +23,7 @@ from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.grounding import grounding_check, spectrum_matched_noise
 from anyaudio_eval.judge.procedure import JudgeMode, judge_audio
 from anyaudio_eval.rubric.decompose import decompose
+from anyaudio_eval.rubric.protocol import get_protocol, warn_if_released_judge
 from anyaudio_eval.scorers.metrics import grounding_summary
 
 DEFAULT_DOMAIN = "mix"
@@ -99,6 +100,11 @@ def rubric_judge(
     clean: bool = True,
     grounding: float = 0.0,
     seed: int = 0,
+    protocol: str = "anyaudio",
+    pooling: str | None = None,
+    resampler: str | None = None,
+    reference: str | None = None,
+    reference_sha256: str | None = None,
 ) -> Scorer:
     """Alignment score in [0, 1] of the generated audio with the sample's instruction.
 
@@ -114,7 +120,11 @@ def rubric_judge(
         grounding: share of samples (chosen by a seeded hash of the sample id) judged again with silence and
             with spectrum-matched noise of the clip, to measure whether the judge listens.
         seed: seed of the grounding selection.
+        protocol: anyaudio or reference (the authors' prompts, pooling and decomposition settings); pooling,
+            resampler, reference and reference_sha256 as in the bench task.
     """
+    judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
+    prompt_language = judge_protocol.language
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata or {}
@@ -145,6 +155,7 @@ def rubric_judge(
                 domain,
                 rubric_language,
                 clean=clean,
+                protocol=judge_protocol,
             )
             context.update(
                 rubric_source="cache" if decomposition.cached else "decomposer",
@@ -160,7 +171,10 @@ def rubric_judge(
             items = decomposition.items
 
         judge = role_model(judge_role, "judge (an audio-capable model)")
-        result = await judge_audio(judge, audio, items, mode, prompt_language, caption=instruction)
+        warn_if_released_judge(str(judge), judge_protocol)
+        result = await judge_audio(
+            judge, audio, items, mode, prompt_language, caption=instruction, protocol=judge_protocol
+        )
         context.update(result.score_metadata())
         if result.score is None:
             return Score.unscored(
@@ -179,6 +193,7 @@ def rubric_judge(
                 instruction,
                 swap_audio=spectrum_matched_noise(audio, seed),
                 swap_source="spectrum-matched noise",
+                protocol=judge_protocol,
             )
             context["grounding"] = check.model_dump()
         return Score(

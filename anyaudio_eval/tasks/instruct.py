@@ -18,9 +18,10 @@ from inspect_ai.solver import generate
 from anyaudio_eval.bench.loaders import DatasetError, load_bench, parse_rubric, read_jsonl
 from anyaudio_eval.bench.schema import HUB_ID, RubricItem
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN
-from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_VERSION
+from anyaudio_eval.rubric.prompts import DOMAINS
+from anyaudio_eval.rubric.protocol import get_protocol
 from anyaudio_eval.scorers.rubric_judge import DEFAULT_DOMAIN, rubric_judge
-from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args
+from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args, protocol_metadata, protocol_options
 
 
 class InstructionRow:
@@ -81,9 +82,14 @@ def instruct(
     mode: str = "logits",
     prompt_language: str = "zh",
     rubric_language: str = "zh",
-    threshold: float = 0.5,
+    threshold: float | None = None,
     clean: bool = True,
     use_bench_rubrics: bool = True,
+    protocol: str = "anyaudio",
+    reference: str | None = None,
+    reference_sha256: str | None = None,
+    pooling: str | None = None,
+    resampler: str | None = None,
 ) -> Task:
     """Score an audio generator on instructions with the dynamic-rubric judge.
 
@@ -99,11 +105,16 @@ def instruct(
         mode: judge mode (logits, generate, holistic).
         prompt_language: judge prompt language.
         rubric_language: language of decomposed rubric questions.
-        threshold: score at which a sample passes.
+        threshold: score at which a sample passes (default: the protocol's for the mode).
         clean: run the cleaning pass after decomposition.
         use_bench_rubrics: for source=bench, judge with the bench's rubrics instead of decomposing again.
+        protocol: anyaudio or reference (the authors' judge and decomposition prompts); reference,
+            reference_sha256, pooling and resampler as in the bench task.
     """
-    check_judge_args(mode, prompt_language, "skip", threshold)
+    check_judge_args(mode, prompt_language, "skip", threshold, protocol, pooling, resampler)
+    judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
+    threshold = judge_protocol.threshold(mode) if threshold is None else float(threshold)
+    rubric_language = judge_protocol.rubric_language or rubric_language
     if source == "bench":
         load = load_bench(dataset, language, subsets=subsets, labels="yes", limit=limit, shuffle=shuffle, seed=seed, read_audio=False)
         rows = [
@@ -131,17 +142,15 @@ def instruct(
         solver=generate(),
         scorer=rubric_judge(
             mode=mode,  # type: ignore[arg-type]
-            prompt_language=prompt_language,
+            prompt_language=judge_protocol.language,
             rubric_language=rubric_language,
             threshold=threshold,
             clean=clean,
+            **protocol_options(judge_protocol, reference, reference_sha256),
         ),
         version=TASK_VERSION,
         metadata={
-            "prompt_version": PROMPT_VERSION,
-            "judge_mode": mode,
-            "threshold": threshold,
-            "prompt_language": prompt_language,
+            **protocol_metadata(judge_protocol, mode, threshold),
             "rubric_language": rubric_language,
             "source": source,
             "instructions": location,
