@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -25,7 +27,8 @@ import soundfile as sf
 TARGET_SR = 16_000
 DEFAULT_MAX_SECONDS = 600.0
 # Bump when the normalisation changes, so stale cache entries are never reused.
-PIPELINE_VERSION = "mono16k-pcm16-v1"
+# v2: clips with any non-finite sample are refused (v1 zeroed them), so v1 entries may hold zeroed clips.
+PIPELINE_VERSION = "mono16k-pcm16-v2"
 PIPELINE_VERSIONS = {"soxr": PIPELINE_VERSION, "linear": "mono16k-linear-f32-v1"}
 _CACHE_SUBTYPE = {"soxr": "PCM_16", "linear": "FLOAT"}
 
@@ -51,15 +54,29 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("anyaudio_eval"))
 
 
-def decode_audio(source: bytes | str | Path) -> tuple[np.ndarray, int]:
-    """Decode bytes or a file into float32 samples shaped (frames, channels) and its sample rate."""
+def too_long(seconds: float, max_seconds: float) -> AudioError:
+    return AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
+
+
+def decode_audio(source: bytes | str | Path, max_seconds: float = math.inf) -> tuple[np.ndarray, int]:
+    """Decode bytes or a file into float32 samples shaped (frames, channels) and its sample rate.
+
+    The duration is read from the header first: a clip over `max_seconds` is refused before any sample
+    is decoded, so one very long file cannot exhaust memory.
+    """
     try:
-        if isinstance(source, (bytes, bytearray)):
-            data, sr = sf.read(io.BytesIO(source), dtype="float32", always_2d=True)
-        else:
-            data, sr = sf.read(str(source), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)) as f:
+            seconds = f.frames / f.samplerate if f.samplerate else 0.0
+            if seconds > max_seconds:
+                raise too_long(seconds, max_seconds)
+            data = f.read(dtype="float32", always_2d=True)
+            sr = f.samplerate
+    except AudioError:
+        raise
     except Exception as ex:  # libsndfile raises several types for bad input
-        raise AudioError(f"undecodable audio: {ex}") from ex
+        # Name in-memory bytes plainly rather than by the BytesIO object's address.
+        message = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the audio bytes", str(ex))
+        raise AudioError(f"undecodable audio: {message}") from ex
     return data, int(sr)
 
 
@@ -77,13 +94,15 @@ def to_mono_16k(
     """Downmix (frames, channels) to mono and resample to 16 kHz with `resampler`, enforcing the limits."""
     if data.size == 0 or data.shape[0] == 0:
         raise AudioError("empty audio (no samples)")
-    if not np.isfinite(data).any():
-        raise AudioError("audio is all NaN/inf")
+    # Any NaN/inf sample refuses the clip: zeroing them would change what the judge hears, unseen.
+    bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+    if bad:
+        what = "all" if bad == data.size else f"{bad} of {data.size}"
+        raise AudioError(f"audio has non-finite (NaN/inf) samples: {what}")
     seconds = data.shape[0] / sr
     if seconds > max_seconds:
-        raise AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
+        raise too_long(seconds, max_seconds)
     pipeline_version(resampler)
-    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
     mono = data.mean(axis=1).astype(np.float32)
     if resampler == "linear":
         out = linear_resample(mono, sr) if sr != TARGET_SR else mono
@@ -101,7 +120,7 @@ def load_audio(
     source: bytes | str | Path, max_seconds: float = DEFAULT_MAX_SECONDS, resampler: str = "soxr"
 ) -> np.ndarray:
     """Decode and normalise a clip to mono float32 at 16 kHz."""
-    data, sr = decode_audio(source)
+    data, sr = decode_audio(source, max_seconds)
     return to_mono_16k(data, sr, max_seconds, resampler)
 
 
@@ -129,15 +148,21 @@ def cache_audio(
     The key is the hash of the source bytes plus the pipeline version, so the same clip under
     another name is cached once, an edited file gets a new entry, and each resampler has its own.
     """
+    if not isinstance(source, (bytes, bytearray)):
+        seconds = _header_seconds(source)
+        if seconds is not None and seconds > max_seconds:  # refused before the file is even read
+            raise too_long(seconds, max_seconds)
     raw = source if isinstance(source, (bytes, bytearray)) else _read_bytes(source)
-    digest = hashlib.sha256(bytes(raw) + pipeline_version(resampler).encode()).hexdigest()
+    hasher = hashlib.sha256(raw)  # same key as hashing raw + version, without a copy of the clip
+    hasher.update(pipeline_version(resampler).encode())
+    digest = hasher.hexdigest()
     path = (directory or cache_dir()) / "audio" / digest[:2] / f"{digest}.wav"
     if path.exists():
         seconds = duration_seconds(path)
         if seconds > max_seconds:  # a clip cached under a looser limit must still respect this one
-            raise AudioError(f"audio is {seconds:.1f} s long, over the limit of {max_seconds:.0f} s")
+            raise too_long(seconds, max_seconds)
         return path
-    wav = load_audio(bytes(raw), max_seconds, resampler)
+    wav = load_audio(raw, max_seconds, resampler)
     _atomic_write_wav(path, wav, _CACHE_SUBTYPE[resampler])
     return path
 
@@ -147,6 +172,15 @@ def _read_bytes(path: str | Path) -> bytes:
         return Path(path).read_bytes()
     except OSError as ex:
         raise AudioError(f"cannot read audio file {path}: {ex.strerror or ex}") from ex
+
+
+def _header_seconds(path: str | Path) -> float | None:
+    """The duration in a file's header; None when it cannot be read (decoding then says why)."""
+    try:
+        info = sf.info(str(path))
+    except Exception:  # libsndfile raises several types; the decode that follows names the problem
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
 
 
 def duration_seconds(path: str | Path) -> float:

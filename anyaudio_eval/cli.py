@@ -16,12 +16,24 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     kinds: dict[str, list] = {"bench": [], "human_alignment": [], "generator": []}
     for p in paths:
+        # A truncated log or a foreign file in the folder costs one line, not the whole report.
         try:
             kinds[log_kind(p)].append(p)
-        except Exception as ex:  # a file in the folder that is not an Inspect log
-            print(f"anyaudio report: skipped {p}: {ex}", file=sys.stderr)
-    summaries = [summarise_log(p) for p in kinds["bench"]]
-    summaries = [s for s in summaries if s.records or s.unscored]
+        except Exception as ex:  # read_eval_log raises zip, JSON and validation errors of many types
+            reason = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+            print(f"anyaudio report: skipped {p}: not a readable Inspect log ({reason[:200]})", file=sys.stderr)
+    summaries = []
+    for path in kinds["bench"]:
+        try:
+            summary = summarise_log(path)
+        except Exception as ex:  # a log whose header reads but whose samples do not
+            reason = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+            print(f"anyaudio report: skipped {path}: not a readable Inspect log ({reason[:200]})", file=sys.stderr)
+            continue
+        if summary.records or summary.unscored:
+            summaries.append(summary)
+        else:
+            print(f"anyaudio report: skipped {path}: no bench_alignment scores", file=sys.stderr)
     if args.threshold is not None:  # re-threshold the logged continuous scores
         for s in summaries:
             s.threshold = args.threshold
@@ -97,6 +109,7 @@ def _judge(args: argparse.Namespace) -> int:
                 rubric_language=args.rubric_language,
                 protocol=args.protocol,
                 reference=args.reference,
+                hard_answers=args.hard_answers,
             )
         )
     except (ValueError, OSError, ReferenceError) as ex:
@@ -129,14 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         "forest plots of the CIs (generators, human alignment)",
     )
     report.add_argument("--latest", action="store_true", help="in a folder, use only the newest log")
-    report.add_argument("--seed", type=int, default=0, help="bootstrap seed of the generator leaderboard")
-    report.add_argument(
-        "--tie-margin", type=float, default=0.0, help="paired comparisons: score differences within this are ties"
-    )
     report.add_argument(
         "--scores",
         action="store_true",
         help="print the mean score per subset instead (what the release's logits-mode script reports)",
+    )
+    report.add_argument("--seed", type=int, default=0, help="bootstrap seed of the generator leaderboard")
+    report.add_argument(
+        "--tie-margin", type=float, default=0.0, help="paired comparisons: score differences within this are ties"
     )
     report.set_defaults(func=_report)
 
@@ -161,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="anyaudio (our prompts) or reference (the authors' released judge call)",
     )
     judge.add_argument("--reference", help="protocol=reference: a clone of the release or its prompts.py")
+    judge.add_argument(
+        "--hard-answers",
+        default="unscored",
+        choices=["unscored", "allow"],
+        help="a one-word reply without logprobs: unparsed (default) or kept as a hard 0/1",
+    )
     judge.add_argument("--json", action="store_true", help="print the full result as JSON")
     judge.set_defaults(func=_judge)
     lmeval_path = sub.add_parser("lmeval-path", help="print the folder of the lm-eval task pack (for --include_path)")

@@ -150,20 +150,23 @@ def _mean_score(records: Sequence[Record]) -> str:
     return f"{sum(r.score for r in records) / len(records):.4f}" if records else "-"
 
 
+SCORES_TITLE = "Mean alignment score per subset (the release's logits report)"
+
+
 def render(summaries: Sequence[LogSummary], fmt: str = "table", scores: bool = False) -> str:
     """The accuracy table, or with `scores` the mean-score table; the rich table format shows both."""
     if scores:
-        return render_table(*score_rows(summaries), fmt, "Mean alignment score per subset (the release's logits report)")
+        return render_table(*score_rows(summaries), fmt, SCORES_TITLE)
     thresholds = sorted({s.threshold for s in summaries})
     title = f"Accuracy (%) at threshold {', '.join(map(str, thresholds))}; AUROC x100"
     out = render_table(*table_rows(summaries), fmt, title)
     if fmt == "table":
-        out += render_table(*score_rows(summaries), fmt, "Mean alignment score per subset (the release's logits report)")
+        out += render_table(*score_rows(summaries), fmt, SCORES_TITLE)
     return out
 
 
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], fmt: str, title: str) -> str:
-    """One table as csv, markdown or a rich terminal table (the title shows in the terminal table only)."""
+    """One table as csv, markdown (a `###` title line above it) or a rich terminal table."""
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)

@@ -62,6 +62,7 @@ async def alignment_reward_async(
     protocol: Protocol | str = "anyaudio",
     reference: str | None = None,
     reference_sha256: str | None = None,
+    hard_answers: str = "unscored",
 ) -> JudgeResult:
     """Judge `audio` against `rubric`, or against a rubric decomposed from `instruction` (cached on disk).
 
@@ -101,6 +102,7 @@ async def alignment_reward_async(
         prompt_language,
         caption=instruction,
         protocol=judge_protocol,
+        hard_answers=hard_answers,
     )
 
 

@@ -8,12 +8,16 @@ normalises it into the WAV cache and keeps the path. Big parquet row groups are 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import hashlib
 import json
 import logging
 import os
 import random
+import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +50,38 @@ logger = logging.getLogger(__name__)
 META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric", "language", "audio")
 
 
-class DatasetError(RuntimeError):
+try:  # Inspect prints these as a message, without a traceback
+    from inspect_ai._util.error import PrerequisiteError as _Prerequisite
+except ImportError:  # pragma: no cover - a future Inspect without it
+    _Prerequisite = Exception  # type: ignore[misc,assignment]
+
+
+class UserError(_Prerequisite):  # type: ignore[misc]
+    """A mistake in what the user asked for: `inspect eval` prints the message, without a traceback."""
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+        _say_when_quiet(message)
+
+    @property
+    def message(self) -> str:  # what Inspect prints; also right when a built-in base runs __init__
+        return str(self)
+
+
+def _say_when_quiet(message: str) -> None:
+    # Under `--display none` Inspect quiets the console it prints these messages through, so the run would
+    # end with exit code 1 and no word of why: say it on stderr in that one case.
+    try:
+        from inspect_ai.util import display_type
+
+        quiet = display_type() == "none"
+    except Exception:  # pragma: no cover - Inspect internals moved
+        quiet = False
+    if quiet:
+        print(f"\n{message}\n", file=sys.stderr, flush=True)
+
+
+class DatasetError(UserError, RuntimeError):
     """A run-level problem with the dataset argument; the message says what to do."""
 
 
@@ -69,6 +104,29 @@ class BenchLoad:
             "skipped_rows": [s.model_dump() for s in self.skipped],
         }
 
+    def require_rows(self) -> None:
+        """Fail with one message that counts the skip reasons when no row is left to evaluate."""
+        if self.rows:
+            return
+        if not self.skipped:
+            raise DatasetError(f"no rows to evaluate from {self.source} (nothing matched the filters)")
+        raise DatasetError(
+            f"no usable rows in {self.source}: all {len(self.skipped)} selected or bad row(s) were skipped:\n"
+            + skip_reasons(self.skipped)
+        )
+
+
+def skip_reasons(skipped: Sequence[SkippedRow], top: int = 10) -> str:
+    """The skip reasons grouped by kind (text before the first ":"), with counts and example uuids."""
+    groups: dict[str, list[SkippedRow]] = {}
+    for s in skipped:
+        groups.setdefault(re.split(r"[:(]", s.reason, maxsplit=1)[0].strip(), []).append(s)
+    ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    lines = [f"  {len(rows)} x {kind} (e.g. {rows[0].uuid}: {rows[0].reason[:200]})" for kind, rows in ranked[:top]]
+    if len(ranked) > top:
+        lines.append(f"  ... and {len(ranked) - top} other kind(s) of problem")
+    return "\n".join(lines)
+
 
 @dataclass
 class _Source:
@@ -89,16 +147,46 @@ class _Source:
     columns: list[str] | None = None
 
 
-def _check_choice(name: str, values: Sequence[str] | None, valid: Sequence[str]) -> list[str] | None:
+def _split_choice(values: Sequence[str] | str | None) -> list[str] | None:
     if values is None:
         return None
     if isinstance(values, str):
         values = [v for v in values.split(",") if v.strip()]
-    values = [v.strip() for v in values]
-    unknown = [v for v in values if v not in valid]
+    return [v.strip() for v in values]
+
+
+def _check_choice(name: str, values: Sequence[str] | str | None, valid: Sequence[str]) -> list[str] | None:
+    values = _split_choice(values)
+    unknown = [v for v in values or [] if v not in valid]
     if unknown:
         raise DatasetError(f"unknown {name} {unknown}; valid {name}: {', '.join(valid)}")
-    return list(values)
+    return values
+
+
+class _Vocabulary:
+    """The subsets (or types) a run accepts. Bench names are always accepted; another name only when the
+    user names it in the filter, or when the dataset uses none of the bench names (its own taxonomy)."""
+
+    def __init__(self, name: str, field: str, known: Sequence[str], chosen: list[str] | None) -> None:
+        self.name, self.field, self.known, self.chosen = name, field, known, chosen
+        self.seen: set[str] = set()
+
+    def problem(self, value: str, own_taxonomy: bool) -> str | None:
+        # Rows reach this only after the filters, so a value named in the filter is always accepted.
+        if value in self.known or own_taxonomy or self.chosen:
+            return None
+        return (
+            f"unknown {self.field} {value!r} (bench {self.name}: {', '.join(self.known)}; "
+            f"-T {self.name}={value} evaluates it)"
+        )
+
+    def check_chosen(self) -> None:
+        """A filter value that is neither a bench name nor in the data is a typo: fail at start."""
+        missing = [v for v in self.chosen or [] if v not in self.known and v not in self.seen]
+        if missing:
+            raise DatasetError(
+                f"unknown {self.name} {missing}: not bench {self.name} ({', '.join(self.known)}) and no row has them"
+            )
 
 
 def load_bench(
@@ -126,9 +214,13 @@ def load_bench(
     pipeline_version(resampler)
     if language not in LANGUAGES:
         raise DatasetError(f"unknown language {language!r}; valid languages: {', '.join(LANGUAGES)}")
-    subset_filter = _check_choice("subsets", subsets, SUBSETS)
-    type_filter = _check_choice("types", types, TYPES)
+    subset_filter = _split_choice(subsets)
+    type_filter = _split_choice(types)
     label_filter = _check_choice("labels", labels, LABELS)
+    vocabularies = (
+        _Vocabulary("subsets", "subset", SUBSETS, subset_filter),
+        _Vocabulary("types", "type", TYPES, type_filter),
+    )
 
     source = _open_source(dataset, language, revision)
     skipped: list[SkippedRow] = []
@@ -139,7 +231,7 @@ def load_bench(
         skipped.append(SkippedRow(uuid=uuid, reason=reason))
 
     # Pass 1: metadata only.
-    candidates: list[tuple[int, dict[str, Any]]] = []
+    valid: list[tuple[int, str, dict[str, Any]]] = []
     seen: set[str] = set()
     for index, raw in enumerate(source.meta()):
         uuid = str(raw.get("uuid") or f"row-{index}")
@@ -151,11 +243,26 @@ def load_bench(
             skip(uuid, "duplicate uuid")
             continue
         seen.add(uuid)
+        for vocabulary in vocabularies:
+            vocabulary.seen.add(str(raw[vocabulary.field]))
+        valid.append((index, uuid, raw))
+    for vocabulary in vocabularies:
+        vocabulary.check_chosen()
+    # A dataset that uses none of the bench names has a taxonomy of its own: all its names are kept.
+    own = [not (v.seen & set(v.known)) for v in vocabularies]
+    candidates: list[tuple[int, dict[str, Any]]] = []
+    for index, uuid, raw in valid:
         if subset_filter and raw["subset"] not in subset_filter:
             continue
         if type_filter and raw["type"] not in type_filter:
             continue
         if label_filter and str(raw["label"]).strip().lower() not in label_filter:
+            continue
+        problem = next(
+            (p for v, o in zip(vocabularies, own, strict=True) if (p := v.problem(str(raw[v.field]), o))), None
+        )
+        if problem:
+            skip(uuid, problem)
             continue
         candidates.append((index, raw))
 
@@ -310,12 +417,25 @@ def _first_error(ex: Exception) -> str:
     return str(ex)
 
 
+def _embedded_bytes(data: Any) -> bytes:
+    """Embedded audio: bytes, or a base64 string (as JSON manifests and some exports write `audio.bytes`)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        text = data.split(",", 1)[1] if data.startswith("data:") and "," in data else data
+        try:
+            return base64.b64decode("".join(text.split()), validate=True)
+        except (ValueError, binascii.Error) as ex:
+            raise DatasetError(f"audio.bytes is a string but not base64: {ex}") from ex
+    raise DatasetError(f"audio.bytes has type {type(data).__name__} (expected bytes or a base64 string)")
+
+
 def _cache_field(
     audio_field: Any, source: _Source, max_seconds: float, directory: Path | None, resampler: str = "soxr"
 ) -> Path:
     """Audio as embedded bytes ({bytes, path} struct or raw bytes) or as a path relative to the dataset root."""
     data: Any = None
-    rel: str | None = None
+    rel: Any = None
     if isinstance(audio_field, dict):
         data = audio_field.get("bytes")
         rel = audio_field.get("path")
@@ -323,10 +443,14 @@ def _cache_field(
         data = audio_field
     elif isinstance(audio_field, str):
         rel = audio_field
+    elif audio_field is not None:
+        raise DatasetError(f"audio field has type {type(audio_field).__name__} (expected a struct, bytes or a path)")
     if data:
-        return cache_audio(bytes(data), max_seconds, directory, resampler)
+        return cache_audio(_embedded_bytes(data), max_seconds, directory, resampler)
     if not rel:
         raise DatasetError("row has no audio bytes and no audio path")
+    if not isinstance(rel, str):
+        raise DatasetError(f"audio.path has type {type(rel).__name__} (expected a string)")
     return cache_audio(_resolve_relative(rel, source), max_seconds, directory, resampler)
 
 

@@ -11,9 +11,11 @@ def render_checklist(result: JudgeResult) -> str:
         lines.append(f"**score {result.score:.3f}** ({result.mode} mode, {len(result.items)} items)")
     if result.error:
         lines.append(f"**not scored:** {result.error}")
+    if result.n_dropped:
+        lines.append(f"({result.n_dropped} rubric item(s) with an empty question dropped)")
     for item in result.items:
         if not item.parsed:
-            mark, prob = "?", "unparsed"
+            mark, prob = "?", f"unparsed: {item.reason}" if item.reason else "unparsed"
         elif item.p_yes is not None and abs(item.p_yes - 0.5) < 1e-9:
             mark = "~"  # no information either way (e.g. the acoustic judge abstaining)
             prob = "p_yes 0.50"

@@ -65,8 +65,13 @@ async def grounding_check(
     swap_source: str,
     protocol: Protocol | None = None,
 ) -> GroundingCheck:
-    swap = await judge_audio(model, swap_audio, items, mode, prompt_language, caption, protocol=protocol)
-    silent = await judge_audio(model, silence_like(audio), items, mode, prompt_language, caption, protocol=protocol)
+    hard = true_result.hard_answers  # the checks read replies exactly as the true-audio judgment did
+    swap = await judge_audio(
+        model, swap_audio, items, mode, prompt_language, caption, hard_answers=hard, protocol=protocol
+    )
+    silent = await judge_audio(
+        model, silence_like(audio), items, mode, prompt_language, caption, hard_answers=hard, protocol=protocol
+    )
     return GroundingCheck(
         score_true=true_result.score,
         score_swap=swap.score,

@@ -7,6 +7,7 @@ share the longest possible prefix and servers with prefix caching reuse it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.rubric.parsing import (
     Answer,
     max_pooled_sides,
+    nonfinite_logprob,
     p_yes_from_top_logprobs,
     parse_answer_list,
     word_answer,
@@ -34,8 +36,13 @@ from anyaudio_eval.rubric.parsing import (
 from anyaudio_eval.rubric.prompts import HOLISTIC_DIMENSION, PROMPT_VERSION
 from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, Protocol, default_protocol
 
+logger = logging.getLogger(__name__)
+
 JudgeMode = Literal["logits", "generate", "holistic"]
 JUDGE_MODES: tuple[str, ...] = ("logits", "generate", "holistic")
+# A one-word reply without usable logprobs (logits and holistic modes): unparsed unless the user allows
+# it as a hard 0/1, which the metrics then report as `hard_item_share`.
+HARD_ANSWER_POLICIES: tuple[str, ...] = ("unscored", "allow")
 
 # Settings fixed by the method; recorded in task metadata.
 LOGITS_CONFIG = GenerateConfig(logprobs=True, top_logprobs=20, max_tokens=1, temperature=0.0)
@@ -52,6 +59,8 @@ class ItemVerdict(BaseModel):
     parsed: bool = False
     # False when the verdict is a hard 1/0 from text because the provider returned no logprobs.
     soft: bool = False
+    # Why an item is unparsed (empty when parsed).
+    reason: str = ""
     raw: str = ""
     gold: Answer | None = None
 
@@ -65,10 +74,20 @@ class JudgeResult(BaseModel):
     score: float | None = None
     items: list[ItemVerdict] = Field(default_factory=list)
     error: str | None = None
+    hard_answers: str = "unscored"
+    # Rubric items left out before judging because their question is empty.
+    n_dropped: int = 0
 
     @property
     def n_unparsed(self) -> int:
         return sum(not item.parsed for item in self.items)
+
+    @property
+    def n_hard(self) -> int:
+        """Items whose verdict is a hard 0/1 read from text where a distribution was asked for."""
+        if self.mode == "generate":
+            return 0
+        return sum(item.parsed and not item.soft for item in self.items)
 
     def score_metadata(self) -> dict[str, Any]:
         """What every scorer logs about a judgment (the metrics and `anyaudio report` read it back)."""
@@ -79,6 +98,9 @@ class JudgeResult(BaseModel):
             "prompt_version": self.prompt_version,
             "n_items": len(self.items),
             "n_unparsed": self.n_unparsed,
+            "n_hard": self.n_hard,
+            "n_dropped": self.n_dropped,
+            "hard_answers": self.hard_answers,
             "items": [item.model_dump(exclude={"raw"}) for item in self.items],
         }
 
@@ -103,15 +125,20 @@ async def judge_audio(
     caption: str | None = None,
     temperature: float = 0.0,
     protocol: Protocol | None = None,
+    hard_answers: str = "unscored",
 ) -> JudgeResult:
     """Judge one clip (an inline data URI) against rubric items.
 
     Model errors that survive Inspect's retries are returned as `JudgeResult.error`, never as a score.
     `temperature` stays 0 (the method's setting) unless a stability study asks otherwise. `protocol` gives
-    the prompts and the yes/no pooling (default: the anyaudio protocol in `prompt_language`).
+    the prompts and the yes/no pooling (default: the anyaudio protocol in `prompt_language`). Items with an
+    empty question are dropped (counted in `n_dropped`); `hard_answers="allow"` keeps one-word replies
+    without logprobs as hard 0/1 verdicts (default: unparsed).
     """
     if mode not in JUDGE_MODES:
         raise ValueError(f"unknown judge mode {mode!r}; use one of {', '.join(JUDGE_MODES)}")
+    if hard_answers not in HARD_ANSWER_POLICIES:
+        raise ValueError(f"unknown hard_answers {hard_answers!r}; use one of {', '.join(HARD_ANSWER_POLICIES)}")
     protocol = protocol or default_protocol(prompt_language)
     prompt_language = protocol.language
     result = JudgeResult(
@@ -120,6 +147,7 @@ async def judge_audio(
         protocol=protocol.name,
         prompt_version=protocol.version,
         temperature=temperature,
+        hard_answers=hard_answers,
     )
     logits_config = LOGITS_CONFIG.merge(GenerateConfig(temperature=temperature))
     if protocol.generation_config_processors and getattr(model.api, "takes_protocol_hints", False):
@@ -128,8 +156,15 @@ async def judge_audio(
         if caption is None:
             raise ValueError("holistic mode needs the caption")
         items = [holistic_item(caption, prompt_language)]
+    kept = [item for item in items if item.question.strip()]
+    result.n_dropped = len(items) - len(kept)
+    if result.n_dropped:
+        logger.warning(f"{result.n_dropped} rubric item(s) with an empty question dropped before judging")
+    items = kept
     if not items:
-        result.error = "empty rubric"
+        result.error = (
+            f"empty rubric: all {result.n_dropped} item(s) have an empty question" if result.n_dropped else "empty rubric"
+        )
         return result
     try:
         if mode == "generate":
@@ -148,7 +183,7 @@ async def judge_audio(
                 ]
             )
             result.items = [
-                _verdict_from_output(i, item, out, protocol.pooling)
+                _verdict_from_output(i, item, out, hard_answers, protocol.pooling)
                 for i, (item, out) in enumerate(zip(items, outputs, strict=True))
             ]
     except Exception as ex:  # errors left after Inspect's retries: unscored, with the reason
@@ -156,7 +191,8 @@ async def judge_audio(
         return result
     result.score = aggregate(result.items)
     if result.score is None:
-        result.error = "no rubric item could be parsed"
+        reason = next((item.reason for item in result.items if item.reason), "")
+        result.error = "no rubric item could be parsed" + (f" ({reason})" if reason else "")
     return result
 
 
@@ -166,12 +202,15 @@ def aggregate(items: Sequence[ItemVerdict]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput, pooling: str = "sum") -> ItemVerdict:
+def _verdict_from_output(
+    index: int, item: RubricItem, output: ModelOutput, hard_answers: str, pooling: str = "sum"
+) -> ItemVerdict:
     verdict = ItemVerdict(id=index, dimension=item.dimension, question=item.question, gold=item.label)
     text = output.completion if output.choices else ""
     verdict.raw = text
     if output.error:
         verdict.evidence = f"model error: {output.error}"
+        verdict.reason = "model error"
         return verdict
     logprobs = output.choices[0].logprobs if output.choices else None
     if logprobs is not None and logprobs.content:
@@ -180,7 +219,8 @@ def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput, pool
         pairs.append((first.token, first.logprob))
         # The sampled token is usually also in top_logprobs: keep one entry per token string.
         unique = dict(pairs)
-        p_yes = p_yes_from_top_logprobs(unique.items(), pooling)
+        bad = nonfinite_logprob(unique.items())
+        p_yes = None if bad else p_yes_from_top_logprobs(unique.items(), pooling)
         if p_yes is not None:
             verdict.p_yes = p_yes
             verdict.answer = "yes" if p_yes >= 0.5 else "no"
@@ -191,12 +231,20 @@ def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput, pool
                 note = f"no '{missing}' form among the top logprobs: taken at the lowest listed (p_yes is a bound)"
                 verdict.evidence = f"{verdict.evidence}; {note}" if verdict.evidence else note
             return verdict
+        # A distribution was returned but cannot be read: never fall back to the text.
+        verdict.reason = bad or "no yes/no token among the top logprobs"
+        return verdict
     answer = word_answer(text)
-    if answer is not None:
-        verdict.answer = answer
-        verdict.p_yes = 1.0 if answer == "yes" else 0.0
-        verdict.parsed = True
-        verdict.evidence = _evidence_of(output)
+    if answer is None:
+        verdict.reason = "the reply is not a yes/no answer"
+        return verdict
+    if hard_answers != "allow":
+        verdict.reason = f"no logprobs in the reply ({answer!r}); hard_answers=allow keeps it as a hard 0/1"
+        return verdict
+    verdict.answer = answer
+    verdict.p_yes = 1.0 if answer == "yes" else 0.0
+    verdict.parsed = True
+    verdict.evidence = _evidence_of(output)
     return verdict
 
 

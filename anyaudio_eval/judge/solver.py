@@ -36,6 +36,7 @@ def judge_rubric(
     prompt_language: str = "zh",
     empty_rubric: str = "skip",
     temperature: float = 0.0,
+    hard_answers: str = "unscored",
     protocol: str = "anyaudio",
     pooling: str | None = None,
     resampler: str | None = None,
@@ -77,7 +78,15 @@ def judge_rubric(
         else:
             caption = meta.get("caption")
             result = await judge_audio(
-                model, audio, items, sample_mode, prompt_language, caption, temperature, judge_protocol
+                model,
+                audio,
+                items,
+                sample_mode,
+                prompt_language,
+                caption,
+                temperature,
+                protocol=judge_protocol,
+                hard_answers=hard_answers,
             )
             swap_path = meta.get(SWAP_AUDIO_FIELD)
             if swap_path and result.score is not None:

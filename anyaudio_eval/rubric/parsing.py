@@ -46,16 +46,20 @@ def p_yes_from_top_logprobs(top: Iterable[tuple[str, float]], pooling: str = "su
     `sum` (the anyaudio protocol): every token that reads as yes/no (any case, spacing, 是/否, fused
     punctuation) adds its probability. `max` (the release's rule): the largest logprob among exactly the forms
     `YES_FORMS` / `NO_FORMS` per side, then a two-way softmax; a side missing from the list is taken at the
-    lowest listed logprob, so p_yes is then a bound on the way to 0.5. None when neither side is present.
+    lowest listed logprob, so p_yes is then a bound on the way to 0.5. None when neither side is present, or
+    when a yes/no token has a non-finite logprob (a broken distribution is never read as a verdict).
     """
     if pooling == "max":
-        return _max_pooled(list(top))
+        pairs = list(top)
+        return None if nonfinite_logprob(pairs) else _max_pooled(pairs)
     mass = {"yes": 0.0, "no": 0.0}
     seen = False
     for token, logprob in top:
         side = token_answer(token)
-        if side is None or logprob is None or not math.isfinite(logprob):
+        if side is None:
             continue
+        if nonfinite_logprob([(token, logprob)]):
+            return None
         mass[side] += math.exp(min(logprob, 0.0))  # logprobs are <= 0; guard bad providers
         seen = True
     total = mass["yes"] + mass["no"]
@@ -87,6 +91,14 @@ def _max_pooled(top: list[tuple[str, float]]) -> float | None:
     m = max(yes, no)
     ey, en = math.exp(yes - m), math.exp(no - m)
     return ey / (ey + en)
+
+
+def nonfinite_logprob(top: Iterable[tuple[str, float | None]]) -> str | None:
+    """Why a first-token distribution cannot be read: a yes/no token whose logprob is missing or non-finite."""
+    for token, logprob in top:
+        if token_answer(token) is not None and (logprob is None or not math.isfinite(logprob)):
+            return f"non-finite logprob {logprob} for the token {token!r}"
+    return None
 
 
 class ParsedAnswer(BaseModel):

@@ -19,7 +19,9 @@ from anyaudio_eval.scorers.metrics import (
     bench_summary,
     flip_summary,
     grounding_summary,
+    hard_item_summary,
     item_summary,
+    logged_items,
     stability_summary,
 )
 
@@ -74,6 +76,7 @@ def reliability_summary(metas: list[dict[str, Any]], threshold: float) -> dict[s
         else:
             out["grounding_warning"] = 0.0
     out.update(stability_summary([m.get("epoch_scores") or [] for m in metas], threshold))
+    out.update(hard_item_summary(metas))
     temperatures = [float(m.get("temperature") or 0.0) for m in metas]
     if temperatures and max(temperatures) > 0:
         out["judge_temperature"] = max(temperatures)
@@ -89,7 +92,7 @@ def item_metrics() -> Metric:
         items = [
             ItemRecord(dimension=str(i.get("dimension", "")), gold=str(i["gold"]), p_yes=i.get("p_yes") if i.get("parsed") else None)
             for s in scores
-            for i in (s.score.metadata or {}).get("items", [])
+            for i in logged_items(s.score.metadata or {})
             if i.get("gold") in ("yes", "no")
         ]
         return item_summary(items) if items else {}

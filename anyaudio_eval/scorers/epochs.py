@@ -9,7 +9,8 @@ from inspect_ai.scorer import Score, ScoreReducer, score_reducer
 
 @score_reducer(name="bench_epochs")
 def bench_epochs() -> ScoreReducer:
-    """Mean correctness and mean score over epochs; metadata keeps every epoch's score for stability metrics."""
+    """Mean value and mean score over epochs; metadata keeps every epoch's score (stability metrics) and every
+    epoch's item verdicts (`epoch_items`, for item-level metrics). Used by the bench tasks and by instruct."""
 
     def reduce(scores: list[Score]) -> Score:
         scored = [s for s in scores if not (isinstance(s.value, float) and math.isnan(s.value))]
@@ -23,6 +24,7 @@ def bench_epochs() -> ScoreReducer:
         if epoch_scores:
             metadata["score"] = sum(epoch_scores) / len(epoch_scores)
         metadata["epoch_scores"] = epoch_scores
+        metadata["epoch_items"] = [item for s in scored for item in (s.metadata or {}).get("items", [])]
         metadata["epochs_unscored"] = len(scores) - len(scored)
         return Score(
             value=sum(values) / len(values),

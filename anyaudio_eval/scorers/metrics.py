@@ -6,10 +6,14 @@ The same functions run inside Inspect (the `bench_metrics` metric) and over fini
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 NEGATIVE_TYPES = ("neg_swap", "neg_change", "neg_gemini")
 REPORT_THRESHOLDS = (0.5, 0.8)
@@ -211,3 +215,31 @@ def flip_summary(pairs: Sequence[tuple[str, float, float]], threshold: float) ->
         out[f"flip_to_yes{suffix}"] = _mean(to_yes)
         out[f"score_shift{suffix}"] = _mean([a - c for c, a in ps])
     return out
+
+
+def logged_items(meta: dict) -> list[dict]:
+    """Per-item verdicts of a sample: every epoch's (`epoch_items`, set by the epoch reducer), else the one."""
+    return list(meta.get("epoch_items") or meta.get("items") or [])
+
+
+def hard_item_summary(metas: Sequence[dict]) -> dict[str, float]:
+    """`hard_item_share`: parsed items that are a hard 0/1 read from text (no logprobs), among samples judged
+    with `hard_answers=allow` in a mode that asks for a distribution. Empty when no sample allowed them."""
+    allowed = [m for m in metas if m.get("hard_answers") == "allow" and m.get("mode") != "generate"]
+    if not allowed:
+        return {}
+    parsed = [i for m in allowed for i in logged_items(m) if i.get("parsed")]
+    hard = sum(not i.get("soft") for i in parsed)
+    share = hard / len(parsed) if parsed else 0.0
+    if hard:
+        _warn_once(
+            "some judged items are hard 0/1 answers without logprobs (hard_answers=allow): their p_yes is not a "
+            "probability; hard_item_share in the results says how many"
+        )
+    return {"hard_item_share": share}
+
+
+@functools.lru_cache(maxsize=256)
+def _warn_once(message: str) -> None:
+    # Inspect also computes metrics on partial results while a run goes: the warning is shown once.
+    logger.warning(message)

@@ -29,6 +29,7 @@ def bench(
     max_seconds: float = 600.0,
     grounding: float = 0.0,
     judge_temperature: float = 0.0,
+    hard_answers: str = "unscored",
     protocol: str = "anyaudio",
     reference: str | None = None,
     reference_sha256: str | None = None,
@@ -57,13 +58,15 @@ def bench(
         grounding: share of samples (seeded) judged again with another clip of the subset and with silence,
             to measure whether the judge listens (e.g. 0.1).
         judge_temperature: sampling temperature of the judge (0, the method's setting; > 0 is flagged).
+        hard_answers: a one-word reply without usable logprobs (logits, holistic): unscored (the item is
+            unparsed, with the reason) or allow (a hard 0/1, reported as hard_item_share, with a warning).
         protocol: anyaudio (our prompts and numerics) or reference (the authors' release, exactly).
         reference: a clone of the release or its prompts.py (protocol=reference; else the cached copy).
         reference_sha256: accept a modified prompts.py with this sha256 instead of the pinned one.
         pooling: yes/no pooling, sum or max (default: the protocol's).
         resampler: soxr or linear (default: the protocol's).
     """
-    check_judge_args(mode, prompt_language, empty_rubric, threshold, protocol, pooling, resampler)
+    check_judge_args(mode, prompt_language, empty_rubric, threshold, hard_answers, protocol, pooling, resampler)
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     load = load_bench(
         dataset=dataset,
@@ -92,4 +95,5 @@ def bench(
         temperature=judge_temperature,
         reference=reference,
         reference_sha256=reference_sha256,
+        hard_answers=hard_answers,
     )

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser
 from inspect_ai.solver import generate
@@ -20,6 +20,7 @@ from anyaudio_eval.bench.schema import HUB_ID, RubricItem
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN
 from anyaudio_eval.rubric.prompts import DOMAINS
 from anyaudio_eval.rubric.protocol import get_protocol
+from anyaudio_eval.scorers.epochs import bench_epochs
 from anyaudio_eval.scorers.rubric_judge import DEFAULT_DOMAIN, rubric_judge
 from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args, protocol_metadata, protocol_options
 
@@ -85,6 +86,7 @@ def instruct(
     threshold: float | None = None,
     clean: bool = True,
     use_bench_rubrics: bool = True,
+    hard_answers: str = "unscored",
     protocol: str = "anyaudio",
     reference: str | None = None,
     reference_sha256: str | None = None,
@@ -108,10 +110,11 @@ def instruct(
         threshold: score at which a sample passes (default: the protocol's for the mode).
         clean: run the cleaning pass after decomposition.
         use_bench_rubrics: for source=bench, judge with the bench's rubrics instead of decomposing again.
+        hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
         protocol: anyaudio or reference (the authors' judge and decomposition prompts); reference,
             reference_sha256, pooling and resampler as in the bench task.
     """
-    check_judge_args(mode, prompt_language, "skip", threshold, protocol, pooling, resampler)
+    check_judge_args(mode, prompt_language, "skip", threshold, hard_answers, protocol, pooling, resampler)
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     threshold = judge_protocol.threshold(mode) if threshold is None else float(threshold)
     rubric_language = judge_protocol.rubric_language or rubric_language
@@ -122,6 +125,7 @@ def instruct(
             for r in load.rows
         ]
         location = load.source
+        load.require_rows()
     elif source == "file":
         if not instructions:
             raise DatasetError("instruct needs -T instructions=<file.jsonl|file.csv> (or -T source=bench)")
@@ -146,12 +150,16 @@ def instruct(
             rubric_language=rubric_language,
             threshold=threshold,
             clean=clean,
+            hard_answers=hard_answers,
             **protocol_options(judge_protocol, reference, reference_sha256),
         ),
+        # Reduce every epoch into the metrics (Inspect's default reducer keeps only the first epoch's metadata).
+        epochs=Epochs(1, bench_epochs()),
         version=TASK_VERSION,
         metadata={
             **protocol_metadata(judge_protocol, mode, threshold),
             "rubric_language": rubric_language,
+            "hard_answers": hard_answers,
             "source": source,
             "instructions": location,
         },

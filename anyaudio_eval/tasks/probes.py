@@ -24,6 +24,7 @@ def probes(
     limit: int | None = None,
     shuffle: bool = False,
     seed: int = 0,
+    hard_answers: str = "unscored",
     protocol: str = "anyaudio",
     reference: str | None = None,
     reference_sha256: str | None = None,
@@ -42,6 +43,7 @@ def probes(
         limit: keep at most this many rows.
         shuffle: shuffle rows with `seed` before `limit`.
         seed: shuffle seed.
+        hard_answers: unscored (a reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
         protocol: anyaudio or reference (the authors' release; see the bench task).
         reference: a clone of the release or its prompts.py (protocol=reference).
         reference_sha256: accept a modified prompts.py with this sha256.
@@ -50,7 +52,7 @@ def probes(
     """
     if protocol == "anyaudio":
         prompt_language = prompt_language or language
-    check_judge_args(mode, prompt_language, "skip", threshold, protocol, pooling, resampler)
+    check_judge_args(mode, prompt_language, "skip", threshold, hard_answers, protocol, pooling, resampler)
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     load = load_bench(
         dataset=str(PROBES_DIR),
@@ -73,4 +75,5 @@ def probes(
         item_level=True,
         reference=reference,
         reference_sha256=reference_sha256,
+        hard_answers=hard_answers,
     )

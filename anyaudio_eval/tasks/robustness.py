@@ -20,6 +20,7 @@ def robustness(
     mode: str = "logits",
     threshold: float | None = None,
     prompt_language: str | None = None,
+    hard_answers: str = "unscored",
     protocol: str = "anyaudio",
     reference: str | None = None,
     reference_sha256: str | None = None,
@@ -34,12 +35,13 @@ def robustness(
         mode: logits, generate or holistic (caption injections matter most in holistic mode).
         threshold: a sample is predicted "match" when its score is at least this.
         prompt_language: judge prompt language; defaults to `language`.
+        hard_answers: unscored (a reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
         protocol: anyaudio or reference (see the bench task); reference, reference_sha256, pooling and
             resampler as there.
     """
     if protocol == "anyaudio":
         prompt_language = prompt_language or language
-    check_judge_args(mode, prompt_language, "skip", threshold, protocol, pooling, resampler)
+    check_judge_args(mode, prompt_language, "skip", threshold, hard_answers, protocol, pooling, resampler)
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     load = load_bench(dataset=str(ROBUSTNESS_DIR), language=language, resampler=judge_protocol.resampler)
     return judge_task(
@@ -52,4 +54,5 @@ def robustness(
         extra_metrics=[robustness_metrics()],
         reference=reference,
         reference_sha256=reference_sha256,
+        hard_answers=hard_answers,
     )
