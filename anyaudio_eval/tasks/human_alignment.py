@@ -336,6 +336,7 @@ async def judge_clips(
     clean: bool = True,
     decomposer_role: str = "decomposer",
     protocol: Protocol | None = None,
+    hard_answers: str = "unscored",
 ) -> tuple[list[JudgeResult], dict[str, Any]]:
     """The task's one judge call: a rubric for the caption (the row's, else decomposed once for all the clips
     of the sample), then `judge_audio` on each clip, both under `protocol`. Returns the results and how the
@@ -367,7 +368,10 @@ async def judge_clips(
     if mode == "holistic":
         context["rubric_source"] = "holistic"
     results = await collect(
-        *[judge_audio(model, audio, items, mode, prompt_language, caption=caption, protocol=protocol) for audio in audios]
+        *[
+            judge_audio(model, audio, items, mode, prompt_language, caption=caption, protocol=protocol, hard_answers=hard_answers)
+            for audio in audios
+        ]
     )
     return results, context
 
@@ -391,6 +395,7 @@ def judge_rated_clips(
     resampler: str | None = None,
     reference: str | None = None,
     reference_sha256: str | None = None,
+    hard_answers: str = "unscored",
 ) -> Solver:
     """Judge the sample's clip(s) with the model under test; the results go to the store."""
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
@@ -412,6 +417,7 @@ def judge_rated_clips(
             rubric_language,
             clean,
             protocol=judge_protocol,
+            hard_answers=hard_answers,
         )
         state.store.set(RESULTS_KEY, [r.model_dump() for r in results])
         state.store.set(CONTEXT_KEY, context)
@@ -510,6 +516,7 @@ def human_alignment(
     reference_sha256: str | None = None,
     pooling: str | None = None,
     resampler: str | None = None,
+    hard_answers: str = "unscored",
 ) -> Task:
     """Agreement of the judge (the model under test) with human ratings or preferences.
 
@@ -546,8 +553,12 @@ def human_alignment(
         max_seconds: longest clip accepted.
         protocol: anyaudio or reference (the authors' judge and decomposition prompts); reference,
             reference_sha256, pooling and resampler as in the bench task.
+        hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
     """
-    check_judge_args(mode, prompt_language, "skip", None, protocol, pooling, resampler)
+    check_judge_args(
+        mode, prompt_language, "skip", None, hard_answers=hard_answers, protocol=protocol, pooling=pooling,
+        resampler=resampler,
+    )
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     rubric_language = judge_protocol.rubric_language or rubric_language
     fields = Fields(
@@ -575,6 +586,7 @@ def human_alignment(
             rubric_language=rubric_language,
             clean=clean,
             **protocol_options(judge_protocol, reference, reference_sha256),
+            hard_answers=hard_answers,
         ),
         scorer=listener_agreement(),
         metrics=[human_alignment_metrics(seed=seed, tie_margin=tie_margin, scale_min=scale[0], scale_max=scale[1])],
@@ -583,6 +595,7 @@ def human_alignment(
             # No decision threshold here: the metrics use the continuous score.
             **{k: v for k, v in protocol_metadata(judge_protocol, mode, 0.5).items() if k != "threshold"},
             "rubric_language": rubric_language,
+            "hard_answers": hard_answers,
             "layout": load.layout,
             "fields": {k: v for k, v in vars(fields).items() if v is not None},
             "seed": seed,
