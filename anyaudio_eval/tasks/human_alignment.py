@@ -33,7 +33,7 @@ from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN, decompose
 from anyaudio_eval.rubric.prompts import DOMAINS
 from anyaudio_eval.rubric.protocol import Protocol, get_protocol, warn_if_released_judge
-from anyaudio_eval.scorers.agreement import summary_from_metadata
+from anyaudio_eval.scorers.agreement import require_scipy, summary_from_metadata
 from anyaudio_eval.scorers.rubric_judge import role_model
 from anyaudio_eval.tasks.common import (
     TASK_VERSION,
@@ -559,6 +559,7 @@ def human_alignment(
         mode, prompt_language, "skip", None, hard_answers=hard_answers, protocol=protocol, pooling=pooling,
         resampler=resampler,
     )
+    require_scipy()  # the agreement statistics: fail before any clip is judged
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     rubric_language = judge_protocol.rubric_language or rubric_language
     fields = Fields(
