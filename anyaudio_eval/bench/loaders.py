@@ -536,9 +536,11 @@ def open_table(
     raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
 
 
-def cache_field(audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None) -> Path:
+def cache_field(
+    audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None, resampler: str = "soxr"
+) -> Path:
     """Cache one row's audio value (embedded bytes or a path inside the source's root) as a 16 kHz WAV."""
-    return _cache_field(audio_field, source, max_seconds, directory)
+    return _cache_field(audio_field, source, max_seconds, directory, resampler)
 
 
 def _jsonl_source(path: Path, audio_columns: Sequence[str] = ("audio",), root: Path | None = None) -> _Source:
