@@ -110,6 +110,14 @@ def main() -> int:
             time.sleep(2)
             driver.save_screenshot(str(out / "4-sample-scoring.png"))
         body = driver.find_element(By.TAG_NAME, "body").text
+        if click_text(driver, "Messages", 10):
+            time.sleep(2)
+            driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+            for el in driver.find_elements(By.CSS_SELECTOR, "*"):
+                if el.size.get("height", 0) > 600 and el.value_of_css_property("overflow-y") in ("auto", "scroll"):
+                    driver.execute_script("arguments[0].scrollTop = arguments[0].scrollHeight", el)
+            time.sleep(1)
+            driver.save_screenshot(str(out / "5-sample-messages-end.png"))
         report["verdict_lines"] = [line for line in body.splitlines() if line.lstrip().startswith(("✗", "✓", "~", "?", "-", "•"))][:40]
     finally:
         if driver is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from inspect_ai.model import (
     ChatCompletionChoice,
@@ -67,9 +68,11 @@ def yes_no_output(
         top.sort(key=lambda t: -t.logprob)
         chosen = top[0]
         logprobs = Logprobs(content=[Logprob(token=chosen.token, logprob=chosen.logprob, top_logprobs=top)])
-    message = ChatMessageAssistant(
-        content=text, model=model, source="generate", metadata={"evidence": evidence} if evidence else None
-    )
+    # The transcript shows message metadata under each reply: the probability and why.
+    metadata: dict[str, Any] = {"p_yes": round(p_yes, 4)}
+    if evidence:
+        metadata["evidence"] = evidence
+    message = ChatMessageAssistant(content=text, model=model, source="generate", metadata=metadata)
     return ModelOutput(
         model=model,
         choices=[ChatCompletionChoice(message=message, stop_reason="stop", logprobs=logprobs)],
