@@ -61,23 +61,21 @@ def judge_rubric(
             sample_mode = "holistic"
         model = get_model()
         warn_if_released_judge(str(model), judge_protocol)
+        unjudged = None
         if audio is None:
-            result = JudgeResult(
-                mode=sample_mode,
-                prompt_language=prompt_language,
-                protocol=judge_protocol.name,
-                prompt_version=judge_protocol.version,
-                error="sample has no audio",
-            )
+            unjudged = "sample has no audio"
         elif sample_mode != "holistic" and not items:
+            unjudged = "empty rubric (skipped; -T empty_rubric=holistic judges it against the caption)"
+        if unjudged is not None:
             result = JudgeResult(
                 mode=sample_mode,
                 prompt_language=prompt_language,
                 protocol=judge_protocol.name,
                 prompt_version=judge_protocol.version,
-                error="empty rubric (skipped; -T empty_rubric=holistic judges it against the caption)",
+                error=unjudged,
             )
         else:
+            assert audio is not None
             caption = meta.get("caption")
             result = await judge_audio(
                 model,
