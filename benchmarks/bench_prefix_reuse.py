@@ -8,9 +8,11 @@ S samples, each a 10 s clip with 8 rubric items, in logits mode with the bench's
   (b) reuse:  the `audiollm` provider's path: features and the system+audio prefix once per clip (LRU cache
               of key/values), the 8 item suffixes scored against it in batches.
 
-Both run through the provider's engine (no Inspect overhead) and, for an end-to-end figure, through
-`get_model("audiollm/...")` with prefix_cache=false/true and the judging procedure's concurrent requests.
-Prints wall times, the ratio and max |p_yes(a) - p_yes(b)|.
+Both run through the provider's engine (no Inspect overhead), through `get_model("audiollm/...")` with
+prefix_cache=false/true and one request per item, and end to end through `inspect eval anyaudio_eval/bench`
+(the same clips and items as a bench parquet): (a) prefix_cache=false item_batches=false, one generate() per
+item, against (b) the defaults, prefix reuse and a sample's items in one generate(). Prints wall times, the
+ratios and max |p_yes(a) - p_yes(b)|.
 
     .venv/bin/python benchmarks/bench_prefix_reuse.py                  # 4 samples x 8 items, 10 s clips
     .venv/bin/python benchmarks/bench_prefix_reuse.py --samples 8 --threads 2 --size small
@@ -142,6 +144,30 @@ def main() -> None:
             t_a, v_a = asyncio.run(through_inspect(False))
             t_b, v_b = asyncio.run(through_inspect(True))
 
+        # End to end: `inspect eval` of the bench task on these clips and items.
+        bench_dir = write_bench(Path(tmp) / "bench", clips, items)
+
+        def through_eval(fast: bool) -> tuple[float, list[float]]:
+            from inspect_ai import eval as inspect_eval
+
+            from anyaudio_eval.tasks.bench import bench
+
+            model = get_model(f"audiollm/{path}", device="cpu", dtype="float32", prefix_cache=fast,
+                              item_batches=fast, batch_size=args.batch_size)  # fmt: skip
+            engine.prefixes.clear()
+            engine.feature_cache.clear()
+            t0 = time.perf_counter()
+            log = inspect_eval(bench(dataset=str(bench_dir)), model=model, display="none",
+                               log_dir=str(Path(tmp) / "logs"))[0]  # fmt: skip
+            elapsed = time.perf_counter() - t0
+            assert log.status == "success" and log.samples, log.error
+            samples = sorted(log.samples, key=lambda s: str(s.id))
+            return elapsed, [i["p_yes"] for s in samples for i in s.scores["bench_alignment"].metadata["items"]]
+
+        for _ in range(2):  # second of two runs (warm)
+            e_a, w_a = through_eval(False)
+            e_b, w_b = through_eval(True)
+
     n = args.samples * args.items
     diff = float(np.max(np.abs(np.array(results["full"]) - np.array(results["reuse"]))))
     diff_inspect = float(np.max(np.abs(np.array(v_a) - np.array(v_b))))
@@ -157,9 +183,34 @@ def main() -> None:
           f"{timings['full'] / timings['reuse']:>10.2f}x")  # fmt: skip
     print(f"{'per item':<34}{1e3 * timings['full'] / n:>15.1f} ms{1e3 * timings['reuse'] / n:>15.1f} ms")
     print(f"{'inspect get_model().generate':<34}{t_a:>16.3f} s{t_b:>16.3f} s{t_a / t_b:>10.2f}x")
+    print(f"{'inspect eval (b: + item batches)':<34}{e_a:>16.3f} s{e_b:>16.3f} s{e_a / e_b:>10.2f}x")
     print()
-    print(f"max |p_yes(a) - p_yes(b)|: engine {diff:.2e}, inspect {diff_inspect:.2e}  (target < 1e-4)")
+    diff_eval = float(np.max(np.abs(np.array(w_a) - np.array(w_b))))
+    print(f"max |p_yes(a) - p_yes(b)|: engine {diff:.2e}, inspect {diff_inspect:.2e}, eval {diff_eval:.2e}"
+          "  (target < 1e-4)")  # fmt: skip
     print(f"p_yes range: {min(results['full']):.4f} .. {max(results['full']):.4f}")
+
+
+def write_bench(root: Path, clips: list, items: list) -> Path:
+    """The clips as a bench parquet (hub layout), every row with the same rubric."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from _common import hub_schema
+
+    from anyaudio_eval.audio import wav_bytes
+
+    schema, _ = hub_schema()
+    rubric = [{"basis": "", "dimension": i.dimension, "question": i.question} for i in items]
+    rows = [
+        {"uuid": f"s{k:03d}", "audio": {"bytes": wav_bytes(c), "path": f"s{k}.wav"}, "caption": "a clip",
+         "label": "yes" if k % 2 == 0 else "no", "type": "pos" if k % 2 == 0 else "neg_swap", "subset": "sound",
+         "rubric": rubric}
+        for k, c in enumerate(clips)
+    ]  # fmt: skip
+    out = root / "en" / "test-00000-of-00001.parquet"
+    out.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), out)
+    return root
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from anyaudio_eval.rubric.parsing import (
     word_answer,
 )
 from anyaudio_eval.rubric.prompts import HOLISTIC_DIMENSION, PROMPT_VERSION
-from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, Protocol, default_protocol
+from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, ITEM_BATCH_KEY, Protocol, default_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -195,12 +195,15 @@ async def judge_audio(
                 if mode == "holistic"
                 else [protocol.item_text(item) for item in items]
             )
-            outputs = await collect(
-                *[
-                    model.generate(judge_messages(audio, text, system), config=logits_config)
-                    for text in texts
-                ]
-            )
+            if len(texts) > 1 and getattr(model.api, "judges_item_batches", False):
+                outputs = await _generate_item_batch(model, audio, texts, system, logits_config)
+            else:
+                outputs = await collect(
+                    *[
+                        model.generate(judge_messages(audio, text, system), config=logits_config)
+                        for text in texts
+                    ]
+                )
             result.items = [
                 _verdict_from_output(i, item, out, hard_answers, protocol.pooling)
                 for i, (item, out) in enumerate(zip(items, outputs, strict=True))
@@ -213,6 +216,19 @@ async def judge_audio(
         reason = next((item.reason for item in result.items if item.reason), "")
         result.error = "no rubric item could be parsed" + (f" ({reason})" if reason else "")
     return result
+
+
+async def _generate_item_batch(
+    model: Model, audio: str, texts: Sequence[str], system: str, config: GenerateConfig
+) -> list[ModelOutput]:
+    """One request for a sample's items (see ITEM_BATCH_KEY); the log's model event shows the first item's
+    messages, every item text in its config, and each item's top logprobs as one choice."""
+    extra = {**(config.extra_body or {}), ITEM_BATCH_KEY: list(texts)}
+    output = await model.generate(judge_messages(audio, texts[0], system), config=config.merge(GenerateConfig(extra_body=extra)))
+    if output.error or len(output.choices) != len(texts):
+        error = output.error or f"the judge returned {len(output.choices)} answers for {len(texts)} items"
+        return [ModelOutput(model=output.model, choices=[], error=error) for _ in texts]
+    return [ModelOutput(model=output.model, choices=[choice]) for choice in output.choices]
 
 
 def aggregate(items: Sequence[ItemVerdict]) -> float | None:

@@ -23,11 +23,13 @@ the checkpoint's generation_config sets (`providers.generation_config`), as in t
 Model args (`-M name=value`): device (auto|cpu|cuda|cuda:N), dtype (auto|float32|bfloat16|float16),
 attn_implementation (sdpa|eager|flash_attention_2), max_audio_seconds, batch_size (items per forward),
 prefix_cache (true|false; false = the reference path: features and the whole prompt per request),
-prefix_cache_size (prefixes kept).
+prefix_cache_size (prefixes kept), item_batches (true|false: a sample's rubric items arrive in one request, one
+choice each, so Inspect handles one generate() per sample; default true).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -62,7 +64,7 @@ from anyaudio_eval.audio import TARGET_SR, data_uri_bytes, decode_audio, to_mono
 from anyaudio_eval.providers.common import text_output
 from anyaudio_eval.providers.generation_config import GenerationConfigError, first_step_processors
 from anyaudio_eval.rubric.parsing import token_answer
-from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT
+from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, ITEM_BATCH_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -653,6 +655,18 @@ def conversation_of(messages: Sequence[ChatMessage]) -> tuple[list[dict[str, Any
     return conversation, audio
 
 
+def with_last_text(messages: Sequence[ChatMessage], text: str) -> list[ChatMessage]:
+    """`messages` with the text of the last user message replaced by `text` (its audio kept)."""
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        message = out[i]
+        if message.role == "user" and not isinstance(message.content, str):
+            content = [c for c in message.content if not isinstance(c, ContentText)] + [ContentText(text=text)]
+            out[i] = message.model_copy(update={"content": content})
+            return out
+    raise ValueError("an item batch needs a user message with audio")
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
@@ -677,13 +691,14 @@ class LocalAudioLLM(ModelAPI):
         batch_size: int = 8,
         prefix_cache: bool | str = True,
         prefix_cache_size: int = 8,
+        item_batches: bool | str = True,
         **model_args: Any,
     ) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         if model_args:
             raise ValueError(
                 f"unknown audiollm model args: {', '.join(model_args)} (known: device, dtype, attn_implementation, "
-                "max_audio_seconds, batch_size, prefix_cache, prefix_cache_size)"
+                "max_audio_seconds, batch_size, prefix_cache, prefix_cache_size, item_batches)"
             )
         self.engine = load_engine(model_name, device, dtype, attn_implementation, int(prefix_cache_size))
         limit = self.engine.family.max_seconds if max_audio_seconds is None else float(max_audio_seconds)
@@ -692,6 +707,7 @@ class LocalAudioLLM(ModelAPI):
         self.max_audio_seconds = limit
         self.batch_size = max(1, int(batch_size))
         self.reuse = _bool(prefix_cache) and int(prefix_cache_size) > 0
+        self.judges_item_batches = _bool(item_batches)  # read by the judging procedure
         self._pending: list[_Pending] = []
         self._lock: anyio.Lock | None = None
         self._preparing = 0  # requests whose prompt is being prepared in a worker thread
@@ -699,11 +715,16 @@ class LocalAudioLLM(ModelAPI):
     def max_connections(self) -> int:
         return 32
 
-    def prepare(self, messages: Sequence[ChatMessage]) -> Prepared:
+    def prepare(self, messages: Sequence[ChatMessage], texts: Sequence[str] = ()) -> list[Prepared]:
+        """The request, and one more per text in `texts` (the request with its last text replaced): the
+        clips are decoded once for all of them."""
         conversation, refs = conversation_of(messages)
         clips = [_load_clip(ref, self.max_audio_seconds) for ref in refs]
+        conversations = [conversation, *(conversation_of(with_last_text(messages, t))[0] for t in texts)]
         # prefix_cache=false is the reference path: features and the whole prompt per request
-        return self.engine.prepare(conversation, clips, self.max_audio_seconds, cache_features=self.reuse)
+        return [
+            self.engine.prepare(c, clips, self.max_audio_seconds, cache_features=self.reuse) for c in conversations
+        ]
 
     async def score(self, prepared: Prepared) -> ScoreResult:
         """Queue one request; whoever holds the lock scores everything pending (grouped by prefix)."""
@@ -737,15 +758,19 @@ class LocalAudioLLM(ModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> ModelOutput:
+        extra = config.extra_body or {}
+        texts = list(extra.get(ITEM_BATCH_KEY) or []) if config.logprobs else []
         self._preparing += 1
         try:
-            prepared = await anyio.to_thread.run_sync(self.prepare, input)
+            prepared, *others = await anyio.to_thread.run_sync(self.prepare, input, texts[1:])
         finally:
             self._preparing -= 1
         name = self.model_name
+        if texts:
+            return await self._score_items([prepared, *others], config)
         if config.logprobs:
             result = await self.score(prepared)
-            if (config.extra_body or {}).get(GENERATION_CONFIG_HINT):
+            if extra.get(GENERATION_CONFIG_HINT):
                 logprobs = await anyio.to_thread.run_sync(self.engine.processed_logprobs, prepared, result)
                 return self._logprobs_output(result, config.top_logprobs, logprobs, merge_max=True)
             return self._logprobs_output(result, config.top_logprobs)
@@ -760,6 +785,23 @@ class LocalAudioLLM(ModelAPI):
         if truncated:
             output.choices[0].stop_reason = "max_tokens"
         return output
+
+    async def _score_items(self, prepared: list[Prepared], config: GenerateConfig) -> ModelOutput:
+        """A sample's items in one request (the request is item 0; item i has its last text replaced by
+        texts[i]): they share the system+audio prefix and are scored together. One choice per item, in order."""
+        results = await asyncio.gather(*(self.score(p) for p in prepared))
+        processed = bool((config.extra_body or {}).get(GENERATION_CONFIG_HINT))
+        outputs = []
+        for p, r in zip(prepared, results, strict=True):
+            logprobs = await anyio.to_thread.run_sync(self.engine.processed_logprobs, p, r) if processed else None
+            outputs.append(self._logprobs_output(r, config.top_logprobs, logprobs, merge_max=processed))
+        usage = ModelUsage(
+            input_tokens=sum(r.prompt_tokens for r in results),
+            output_tokens=len(results),
+            total_tokens=sum(r.prompt_tokens for r in results) + len(results),
+            input_tokens_cache_read=sum(r.cached_tokens for r in results) or None,
+        )
+        return ModelOutput(model=self.model_name, choices=[o.choices[0] for o in outputs], usage=usage)
 
     def _logprobs_output(
         self, result: ScoreResult, top_logprobs: int | None, logprobs: Any = None, merge_max: bool = False

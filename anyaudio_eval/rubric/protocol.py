@@ -243,6 +243,10 @@ def get_protocol(
 # release reads `generate()`'s processed scores. Sent (in `GenerateConfig.extra_body`) only to providers that
 # declare `takes_protocol_hints`, never to an API that would reject an unknown field.
 GENERATION_CONFIG_HINT = "anyaudio_generation_config_processors"
+# A sample's item texts in one request (`GenerateConfig.extra_body`), for providers of our own that declare
+# `judges_item_batches`: the request's messages carry the first item, the reply has one choice per item. Inspect
+# then handles one generate() per sample instead of one per item.
+ITEM_BATCH_KEY = "anyaudio_item_texts"
 
 _RELEASED_JUDGE = re.compile(r"anyaudio[-_]?judge", re.IGNORECASE)
 _WARNED: set[str] = set()
