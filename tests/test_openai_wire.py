@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from fake_openai import FakeOpenAI, completion, text_of
@@ -168,3 +169,39 @@ def test_logged_audio_is_an_inline_data_uri_the_viewer_can_play(bench_dir, monke
     full = read_eval_log(log.location, resolve_attachments=True)
     audio = full.samples[0].input[0].content[0]
     assert audio.type == "audio" and audio.audio.startswith("data:audio/") and audio.format == "wav"
+
+
+def test_fanout_sends_one_request_per_item_but_logs_one_call_per_sample(bench_dir, monkeypatch):
+    from anyaudio_eval.rubric.protocol import ITEM_BATCH_KEY
+
+    with FakeOpenAI() as server:
+        plain = run(bench_dir, server, monkeypatch)
+        n_plain = len(server.requests)
+        judge = get_model("fanout/judge", base_url=server.base_url, memoize=False)
+        log = eval(bench(dataset=str(bench_dir)), model=judge, log_dir=str(bench_dir / "logs"), display="none")[0]
+        wire = server.requests[n_plain:]
+    assert log.status == "success", log.error
+    # On the wire: exactly what openai-api/ sends, one request per item (messages, audio, logprobs).
+    assert len(wire) == n_plain
+    plain_texts = sorted(json.dumps(r["messages"], sort_keys=True) for r in server.requests[:n_plain])
+    assert sorted(json.dumps(r["messages"], sort_keys=True) for r in wire) == plain_texts
+    assert all(r["logprobs"] and r["top_logprobs"] == 20 and ITEM_BATCH_KEY not in r for r in wire)
+    # In the log: one model call per sample, one choice per item, and the same scores.
+    expected = {s.id: s.scores["bench_alignment"].metadata["score"] for s in plain.samples}
+    for sample in log.samples:
+        calls = [e for e in sample.events if e.event == "model"]
+        assert len(calls) == 1 and len(calls[0].output.choices) == len(sample.metadata["rubric"])
+        assert sample.scores["bench_alignment"].metadata["score"] == pytest.approx(expected[sample.id])
+
+
+def test_fanout_server_errors_leave_the_sample_unscored(bench_dir):
+    def broken(body, wav):
+        return {"_status": 400, "error": {"message": "bad request"}}
+
+    with FakeOpenAI(broken) as server:
+        judge = get_model("fanout/judge", base_url=server.base_url, memoize=False)
+        log = eval(bench(dataset=str(bench_dir)), model=judge, log_dir=str(bench_dir / "logs"), display="none")[0]
+    assert log.status == "success", log.error
+    for sample in log.samples:
+        score = sample.scores["bench_alignment"]
+        assert math.isnan(score.value) and "HTTP 400" in score.explanation and score.metadata["error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from inspect_ai.model import (
@@ -83,3 +84,15 @@ def yes_no_output(
 def text_output(model: str, text: str, usage: ModelUsage) -> ModelOutput:
     message = ChatMessageAssistant(content=text, model=model, source="generate")
     return ModelOutput(model=model, choices=[ChatCompletionChoice(message=message, stop_reason="stop")], usage=usage)
+
+
+def with_last_text(messages: Sequence[ChatMessage], text: str) -> list[ChatMessage]:
+    """`messages` with the text of the last user message replaced by `text` (its audio kept)."""
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        message = out[i]
+        if message.role == "user" and not isinstance(message.content, str):
+            content = [c for c in message.content if not isinstance(c, ContentText)] + [ContentText(text=text)]
+            out[i] = message.model_copy(update={"content": content})
+            return out
+    raise ValueError("an item batch needs a user message with audio")

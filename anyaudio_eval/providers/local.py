@@ -61,7 +61,7 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from anyaudio_eval.audio import TARGET_SR, data_uri_bytes, decode_audio, to_mono_16k
-from anyaudio_eval.providers.common import text_output
+from anyaudio_eval.providers.common import text_output, with_last_text
 from anyaudio_eval.providers.generation_config import GenerationConfigError, first_step_processors
 from anyaudio_eval.rubric.parsing import token_answer
 from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, ITEM_BATCH_KEY
@@ -653,18 +653,6 @@ def conversation_of(messages: Sequence[ChatMessage]) -> tuple[list[dict[str, Any
         else:
             conversation.append({"role": message.role, "content": parts})
     return conversation, audio
-
-
-def with_last_text(messages: Sequence[ChatMessage], text: str) -> list[ChatMessage]:
-    """`messages` with the text of the last user message replaced by `text` (its audio kept)."""
-    out = list(messages)
-    for i in range(len(out) - 1, -1, -1):
-        message = out[i]
-        if message.role == "user" and not isinstance(message.content, str):
-            content = [c for c in message.content if not isinstance(c, ContentText)] + [ContentText(text=text)]
-            out[i] = message.model_copy(update={"content": content})
-            return out
-    raise ValueError("an item batch needs a user message with audio")
 
 
 def _bool(value: Any) -> bool:
