@@ -14,7 +14,7 @@ Each run is timed from process start to exit (Inspect's start-up and the task bu
 eval window the logs record; client CPU is user+sys of the inspect processes (all shards), server CPU is
 read from /proc. items/s counts rubric items (= judge requests).
 
-    .venv/bin/python benchmarks/bench_client_throughput.py                       # 120 samples x 8 items
+    .venv/bin/python benchmarks/bench_client_throughput.py                       # 80 samples x 8 items
     .venv/bin/python benchmarks/bench_client_throughput.py --samples 40 --runs today,shards
 """
 
@@ -145,7 +145,7 @@ def run(name: str, dataset: Path, work: Path, base_url: str, connections: int, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=120)
+    parser.add_argument("--samples", type=int, default=80)
     parser.add_argument("--items", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=50, help="--max-connections in all (split over shards)")
