@@ -108,14 +108,33 @@ def _judge(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from anyaudio_eval.judge.checklist import render_checklist
+    from anyaudio_eval.bench.schema import RubricItem
+    from anyaudio_eval.judge.checklist import decision_line, render_checklist
     from anyaudio_eval.reward import alignment_reward_async
+    from anyaudio_eval.rubric.prompts import text_language
     from anyaudio_eval.rubric.reference import ReferenceError
 
     rubric = None
     if args.rubric:
         raw = json.loads(Path(args.rubric).read_text(encoding="utf-8"))
         rubric = raw.get("items", raw) if isinstance(raw, dict) else raw
+    elif args.mode != "holistic" and not args.decomposer:
+        what = "--caption alone" if args.caption else "a clip alone"
+        print(
+            f"anyaudio judge: {what} has no rubric to judge. Pass --rubric FILE (the items to check), or "
+            "--decomposer MODEL (a text LLM that writes the rubric from --caption), or --mode holistic with "
+            "--caption (one question: does the clip match it?; works offline with the acoustic judge).",
+            file=sys.stderr,
+        )
+        return 2
+    # Languages follow what the user wrote unless given: the rubric's for the judge prompt, the caption's for
+    # decomposed questions.
+    if rubric is not None:
+        texts = [str(RubricItem.model_validate(i).question) for i in rubric if isinstance(i, dict)]
+    else:
+        texts = [args.caption or ""]
+    prompt_language = args.prompt_language or text_language(texts)
+    rubric_language = args.rubric_language or text_language([args.caption or ""])
     try:
         result = asyncio.run(
             alignment_reward_async(
@@ -126,23 +145,41 @@ def _judge(args: argparse.Namespace) -> int:
                 decomposer=args.decomposer,
                 domain=args.domain,
                 mode=args.mode,
-                prompt_language=args.prompt_language,
-                rubric_language=args.rubric_language,
+                prompt_language=prompt_language,
+                rubric_language=rubric_language,
                 protocol=args.protocol,
                 reference=args.reference,
+                hard_answers=args.hard_answers,
             )
         )
     except (ValueError, OSError, ReferenceError) as ex:
         print(f"anyaudio judge: {ex}", file=sys.stderr)
         return 2
+    threshold = args.threshold
+    if threshold is None:
+        from anyaudio_eval.rubric.protocol import get_protocol
+
+        threshold = get_protocol(args.protocol, prompt_language, reference=args.reference).threshold(args.mode)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
         from rich.console import Console
         from rich.markdown import Markdown
 
-        Console().print(Markdown(render_checklist(result)))
+        console = Console()
+        console.print(Markdown(render_checklist(result, threshold, args.label)))
+        console.print(decision_line(result, threshold, args.label), markup=False, highlight=False)
     return 0 if result.score is not None else 1
+
+
+class _DefaultsHelp(argparse.HelpFormatter):
+    """Shows each option's default, unless it has none or its help already says what it is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "(default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,16 +226,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
 
-    judge = sub.add_parser("judge", help="judge one clip against a caption or a rubric")
+    judge = sub.add_parser(
+        "judge",
+        help="judge one clip against a caption or a rubric",
+        formatter_class=_DefaultsHelp,
+    )
     judge.add_argument("audio", help="audio file (wav, flac, ogg, mp3)")
     judge.add_argument("--caption", help="the instruction the clip should follow")
     judge.add_argument("--rubric", help='JSON file: [{"dimension", "question", "basis"}] or {"items": [...]}')
-    judge.add_argument("--model", default="acoustic/default", help="judge model (default: the offline acoustic judge)")
+    judge.add_argument("--model", default="acoustic/default", help="judge model; acoustic/default is the offline acoustic judge")
     judge.add_argument("--decomposer", help="text model that writes the rubric from --caption")
-    judge.add_argument("--domain", default="mix", choices=["speech", "sound", "music", "mix"])
-    judge.add_argument("--mode", default="logits", choices=["logits", "generate", "holistic"])
-    judge.add_argument("--prompt-language", default="zh", choices=["zh", "en"])
-    judge.add_argument("--rubric-language", default="zh", choices=["zh", "en"])
+    judge.add_argument(
+        "--domain", default="mix", choices=["speech", "sound", "music", "mix"], help="decomposition prompt"
+    )
+    judge.add_argument("--mode", default="logits", choices=["logits", "generate", "holistic"], help="judging mode")
+    judge.add_argument(
+        "--prompt-language", choices=["zh", "en"], help="judge prompt language (default: the rubric's, detected)"
+    )
+    judge.add_argument(
+        "--rubric-language", choices=["zh", "en"], help="language of decomposed questions (default: the caption's)"
+    )
+    judge.add_argument("--threshold", type=float, help="decision threshold (default: the protocol's for the mode)")
+    judge.add_argument("--label", choices=["yes", "no"], help="the known answer: the last line says right or wrong")
     judge.add_argument(
         "--protocol",
         default="anyaudio",
@@ -206,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="anyaudio (our prompts) or reference (the authors' released judge call)",
     )
     judge.add_argument("--reference", help="protocol=reference: a clone of the release or its prompts.py")
+    judge.add_argument(
+        "--hard-answers",
+        default="unscored",
+        choices=["unscored", "allow"],
+        help="a one-word reply without logprobs: unparsed (default) or kept as a hard 0/1",
+    )
     judge.add_argument("--json", action="store_true", help="print the full result as JSON")
     judge.set_defaults(func=_judge)
     lmeval_path = sub.add_parser("lmeval-path", help="print the folder of the lm-eval task pack (for --include_path)")

@@ -68,7 +68,7 @@ def summarise_log(path: Path) -> LogSummary:
         model=log.eval.model,
         mode=str(meta.get("judge_mode", "?")),
         threshold=float(meta.get("threshold", 0.5)),
-        protocol=f"{meta.get('protocol', 'anyaudio')} {meta.get('protocol_version') or meta.get('prompt_version', '?')}",
+        protocol=protocol_of(meta),
         language=str((meta.get("dataset") or {}).get("language") or ""),
         shard=meta.get("shard"),
         run=run_identity(log.eval.task, log.eval.task_args),
@@ -221,10 +221,11 @@ def log_kind(path: str | Path) -> str:
     return "bench"
 
 
-def protocol_of(metadata: dict | None) -> str:
-    """The judging protocol a run recorded (task metadata `protocol`); runs from before protocols existed used
-    the project's own one."""
-    return str((metadata or {}).get("protocol") or "anyaudio")
+def protocol_of(meta: dict | None) -> str:
+    """Name and version of the judging protocol a run recorded in its task metadata; runs from before protocols
+    existed used the project's own one (anyaudio, at their prompt version)."""
+    meta = meta or {}
+    return f"{meta.get('protocol', 'anyaudio')} {meta.get('protocol_version') or meta.get('prompt_version', '?')}"
 
 
 # -- human_alignment logs -------------------------------------------------------------------------------

@@ -146,3 +146,50 @@ def test_silent_partial_nan_clip_is_not_scored_through_files(tmp_path):
     assert scores["ok"].value == pytest.approx(0.9)
     assert "non-finite" in scores["nan"].explanation and "100 of 16000" in scores["nan"].explanation
     assert log.results.scores[0].unscored_samples == 1
+
+
+# -- hard_answers flows from every task's arguments into the judging ----------------------------------
+
+
+@pytest.mark.parametrize("task_name", ["probes", "robustness", "instruct"])
+def test_hard_answers_flows_from_each_task_to_the_judge(tmp_path, task_name):
+    from anyaudio_eval.tasks.probes import probes
+    from anyaudio_eval.tasks.robustness import robustness
+
+    word_judge = scripted_judge(listening, logprobs=False)
+    if task_name == "instruct":
+        path = tmp_path / "p.jsonl"
+        rubric = [{"dimension": "pitch", "question": "Is there a tone?"}]
+        path.write_text(json.dumps({"id": "a", "instruction": "a tone", "domain": "sound", "rubric": rubric}) + "\n")
+        (tmp_path / "clips").mkdir()
+        sf.write(tmp_path / "clips" / "a.wav", tone(), 16000)
+
+        def run(**args):
+            return eval(
+                instruct(instructions=str(path), **args),
+                model=get_model(f"files/{tmp_path / 'clips'}"),
+                model_roles={"judge": word_judge},
+                log_dir=str(tmp_path / "logs"),
+                display="none",
+            )[0]
+    else:
+        build = {"probes": lambda **a: probes(limit=4, **a), "robustness": robustness}[task_name]
+
+        def run(**args):
+            return eval(build(**args), model=word_judge, log_dir=str(tmp_path / "logs"), display="none")[0]
+
+    default, allowed = run(), run(hard_answers="allow")
+    n = len(default.samples)
+    assert default.results.scores[0].unscored_samples == n  # no logprobs: nothing scored by default
+    assert allowed.results.scores[0].unscored_samples == 0
+    metrics = {k: v.value for k, v in allowed.results.scores[0].metrics.items()}
+    assert metrics["hard_item_share"] == 1.0 and allowed.eval.metadata["hard_answers"] == "allow"
+
+
+def test_wrong_task_options_are_one_message_without_a_traceback():
+    from inspect_ai._util.error import PrerequisiteError
+
+    with pytest.raises(PrerequisiteError) as info:
+        bench(dataset="/nonexistent", hard_answers="alow")
+    assert isinstance(info.value, ValueError)  # still what callers of check_judge_args catch
+    assert info.value.message == "unknown hard_answers 'alow'; use one of: unscored, allow"

@@ -103,6 +103,7 @@ def build_corpus(root: Path, rng: np.random.Generator) -> tuple[Path, dict[str, 
     add_good(r("long-question", loud[3], rubric=[item("很" * 100_000 + "响吗？")]), P_LOUD)
     add_good(r("one-empty-question", loud[0], rubric=[item(""), item("   "), GOOD_ITEM]), P_LOUD)
     add_good(r("dup", loud[1]), P_LOUD)  # the first row of a uuid is kept
+    add_good(r("good-[/]-[bold]", loud[2]), P_LOUD)  # markup in an id that is judged
     # A bad reply on one item of two: the sample is scored on the other item only.
     add_good(r("one-bad-reply", loud[2], rubric=[item("[[nan]] 音调？"), GOOD_ITEM]), P_LOUD)
 
@@ -166,6 +167,7 @@ def test_bad_input_corpus_never_crashes_never_becomes_a_number(tmp_path):
         # Every good row is scored, exactly.
         for uuid, expected in good.items():
             assert scores[uuid].metadata["score"] == pytest.approx(expected, abs=1e-9), uuid
+            assert scores[uuid].value["correct"] == 1.0, uuid  # and the decision at 0.5 is right
         assert scores["one-empty-question"].metadata["n_dropped"] == 2
         mixed = scores["one-bad-reply"].metadata["items"]
         assert mixed[0]["p_yes"] is None and "non-finite" in mixed[0]["reason"] and mixed[1]["p_yes"] == pytest.approx(P_LOUD)
@@ -181,7 +183,7 @@ def test_bad_input_corpus_never_crashes_never_becomes_a_number(tmp_path):
         # Every bad reply leaves its sample unscored with a reason, and no item of it has a number.
         for uuid in bad_replies:
             score = scores[uuid]
-            assert score.metadata.get("score") is None and score.metadata.get("error"), uuid
+            assert math.isnan(score.value) and score.metadata.get("score") is None and score.metadata.get("error"), uuid
             assert all(i["p_yes"] is None and not i["parsed"] for i in score.metadata["items"]), uuid
         assert log.results.scores[0].unscored_samples == len(bad_replies)
         # The metrics count the good rows only: all positives but quiet-0 score >= 0.5 and are right.

@@ -126,7 +126,7 @@ def test_report_puts_rubric_and_holistic_runs_in_one_table(rated, capsys):
     assert set(by_mode) == {"logits", "holistic"}
     for mode, log in logs.items():
         m = _metrics(log)
-        assert by_mode[mode]["protocol"] == "anyaudio"
+        assert by_mode[mode]["protocol"].startswith("anyaudio ")
         assert by_mode[mode]["SRCC [95% CI]"] == f"{m['srcc']:.3f} [{m['srcc_low']:.3f}, {m['srcc_high']:.3f}]"
     # The rubric's gain over one holistic question is visible, as in the paper.
     assert _metrics(logs["logits"])["srcc"] > _metrics(logs["holistic"])["srcc"]
@@ -303,7 +303,7 @@ def test_two_generators_with_a_known_paired_difference(tmp_path, monkeypatch, ca
     assert (rows["gen_a"]["speech x100"], rows["gen_a"]["sound x100"]) == ("90.0", f"{100 * (6 * 0.9 + 0.2) / 7:.1f}")
     assert (rows["gen_a"]["scored"], rows["gen_a"]["unscored"]) == ("13", "0")
     assert (rows["gen_b"]["scored"], rows["gen_b"]["unscored"]) == ("12", "1")
-    assert rows["gen_a"]["judge"] == "mockllm/model" and rows["gen_a"]["protocol"] == "anyaudio"
+    assert rows["gen_a"]["judge"] == "mockllm/model" and rows["gen_a"]["protocol"].startswith("anyaudio ")
     assert board[1][0].endswith("gen_a")  # ranked first
     comparison = dict(zip(paired[0], paired[1], strict=True))
     assert comparison["instructions"] == "12"
@@ -361,3 +361,32 @@ def test_a_clip_the_judge_cannot_answer_is_unscored_and_counted(tmp_path, monkey
     header, row = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     row = dict(zip(header, row, strict=True))
     assert (row["clips"], row["unscored"], row["SRCC [95% CI]"]) == ("0", "5", "-")
+
+
+def test_the_protocol_reaches_the_judge_and_the_report(tmp_path, monkeypatch, capsys):
+    from reference_standin import standin_item_text, write_standin
+
+    monkeypatch.setenv("ANYAUDIO_CACHE", str(tmp_path / "cache"))
+    root, sha = write_standin(tmp_path / "release", tmp_path / "executed.txt")
+    rows = []
+    for k in range(4):
+        sf.write(tmp_path / f"c{k}.wav", tone(300, amp=0.3) if k % 2 else silence(), 16000)
+        rows.append({"audio": f"c{k}.wav", "text": "a steady tone", "score": 1 + 3 * (k % 2) + k,
+                     "rubric": [{"dimension": "pitch", "question": "Is there a steady tone?"}]})
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen: list[str] = []
+
+    def judge(wav, text):
+        seen.append(text)
+        return listening(wav, text)
+
+    task = human_alignment(dataset=str(path), protocol="reference", reference=str(root), reference_sha256=sha)
+    log = eval(task, model=scripted_judge(judge), log_dir=str(tmp_path / "logs"), display="none")[0]
+    assert log.status == "success", log.error
+    assert log.eval.metadata["protocol"] == "reference"
+    assert set(seen) == {standin_item_text("pitch", "Is there a steady tone?")}
+    assert log.samples[0].scores["listener_agreement"].metadata["protocol"] == "reference"
+    assert main(["report", str(tmp_path / "logs"), "--format", "csv"]) == 0
+    header, row = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert dict(zip(header, row, strict=True))["protocol"].startswith("reference ")

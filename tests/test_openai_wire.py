@@ -124,7 +124,7 @@ def test_generate_mode_and_malformed_json(bench_dir, monkeypatch):
     assert "logprobs" not in server.requests[0] or not server.requests[0]["logprobs"]
     scores = {s.id: s.scores["bench_alignment"] for s in log.samples}
     positives = [s for s in log.samples if s.metadata["label"] == "yes"]
-    assert all(scores[s.id].value == 1.0 for s in positives)
+    assert all(scores[s.id].value["correct"] == 1.0 for s in positives)
     assert all(scores[s.id].metadata["items"][0]["evidence"] == "a tone" for s in positives)
     # Malformed answers leave the negatives unscored, not judged "no".
     assert log.results.scores[0].unscored_samples == 4

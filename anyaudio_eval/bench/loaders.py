@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,17 +52,38 @@ META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric", "language
 
 
 try:  # Inspect prints these as a message, without a traceback
-    from inspect_ai._util.error import PrerequisiteError as _UserError
+    from inspect_ai._util.error import PrerequisiteError as _Prerequisite
 except ImportError:  # pragma: no cover - a future Inspect without it
-    _UserError = Exception  # type: ignore[misc,assignment]
+    _Prerequisite = Exception  # type: ignore[misc,assignment]
 
 
-class DatasetError(RuntimeError, _UserError):  # type: ignore[misc]
-    """A run-level problem with the dataset argument; the message says what to do."""
+class UserError(_Prerequisite):  # type: ignore[misc]
+    """A mistake in what the user asked for: `inspect eval` prints the message, without a traceback."""
 
     def __init__(self, message: str) -> None:
-        RuntimeError.__init__(self, message)
-        self.message = message
+        Exception.__init__(self, message)
+        _say_when_quiet(message)
+
+    @property
+    def message(self) -> str:  # what Inspect prints; also right when a built-in base runs __init__
+        return str(self)
+
+
+def _say_when_quiet(message: str) -> None:
+    # Under `--display none` Inspect quiets the console it prints these messages through, so the run would
+    # end with exit code 1 and no word of why: say it on stderr in that one case.
+    try:
+        from inspect_ai.util import display_type
+
+        quiet = display_type() == "none"
+    except Exception:  # pragma: no cover - Inspect internals moved
+        quiet = False
+    if quiet:
+        print(f"\n{message}\n", file=sys.stderr, flush=True)
+
+
+class DatasetError(UserError, RuntimeError):
+    """A run-level problem with the dataset argument; the message says what to do."""
 
 
 @dataclass
@@ -532,9 +554,11 @@ def open_table(
     raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
 
 
-def cache_field(audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None) -> Path:
+def cache_field(
+    audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None, resampler: str = "soxr"
+) -> Path:
     """Cache one row's audio value (embedded bytes or a path inside the source's root) as a 16 kHz WAV."""
-    return _cache_field(audio_field, source, max_seconds, directory)
+    return _cache_field(audio_field, source, max_seconds, directory, resampler)
 
 
 def _jsonl_source(path: Path, audio_columns: Sequence[str] = ("audio",), root: Path | None = None) -> _Source:

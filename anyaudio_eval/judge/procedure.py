@@ -22,7 +22,7 @@ from inspect_ai.model import (
     ModelOutput,
 )
 from inspect_ai.util import collect
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.rubric.parsing import (
@@ -63,6 +63,25 @@ class ItemVerdict(BaseModel):
     reason: str = ""
     raw: str = ""
     gold: Answer | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> Literal["yes", "no", "abstain", "unparsed"]:
+        """What the judge said: p_yes exactly 0.5 carries no information either way and is an abstention,
+        never a yes."""
+        if not self.parsed:
+            return "unparsed"
+        if self.p_yes is not None and abs(self.p_yes - 0.5) < 1e-9:
+            return "abstain"
+        return self.answer or "unparsed"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def correct(self) -> bool | None:
+        """Whether the answer matches the item's gold label (None without gold, or when nothing was said)."""
+        if self.gold is None or self.verdict not in ("yes", "no"):
+            return None
+        return self.verdict == self.gold
 
 
 class JudgeResult(BaseModel):
@@ -223,11 +242,11 @@ def _verdict_from_output(
         p_yes = None if bad else p_yes_from_top_logprobs(unique.items(), pooling)
         if p_yes is not None:
             verdict.p_yes = p_yes
-            verdict.answer = "yes" if p_yes >= 0.5 else "no"
+            verdict.answer = "yes" if p_yes > 0.5 else "no" if p_yes < 0.5 else None  # 0.5: an abstention
             verdict.parsed = verdict.soft = True
             verdict.evidence = _evidence_of(output)
             if pooling == "max" and len(max_pooled_sides(unique.items())) == 1:
-                missing = "no" if verdict.answer == "yes" else "yes"
+                missing = "no" if p_yes >= 0.5 else "yes"
                 note = f"no '{missing}' form among the top logprobs: taken at the lowest listed (p_yes is a bound)"
                 verdict.evidence = f"{verdict.evidence}; {note}" if verdict.evidence else note
             return verdict
@@ -239,7 +258,7 @@ def _verdict_from_output(
         verdict.reason = "the reply is not a yes/no answer"
         return verdict
     if hard_answers != "allow":
-        verdict.reason = f"no logprobs in the reply ({answer!r}); -T hard_answers=allow keeps it as a hard 0/1"
+        verdict.reason = f"no logprobs in the reply ({answer!r}); hard_answers=allow keeps it as a hard 0/1"
         return verdict
     verdict.answer = answer
     verdict.p_yes = 1.0 if answer == "yes" else 0.0

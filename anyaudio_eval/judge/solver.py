@@ -42,10 +42,12 @@ def judge_rubric(
     resampler: str | None = None,
     reference: str | None = None,
     reference_sha256: str | None = None,
+    threshold: float | None = None,
 ) -> Solver:
     """Judge the sample's audio against its rubric with the model under test; the result goes to the store.
 
     `protocol` (anyaudio | reference) and its options are resolved once, here (see `rubric.protocol`).
+    `threshold` only labels the decision in the verdict message the transcript shows.
     """
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     prompt_language = judge_protocol.language
@@ -59,23 +61,21 @@ def judge_rubric(
             sample_mode = "holistic"
         model = get_model()
         warn_if_released_judge(str(model), judge_protocol)
+        unjudged = None
         if audio is None:
-            result = JudgeResult(
-                mode=sample_mode,
-                prompt_language=prompt_language,
-                protocol=judge_protocol.name,
-                prompt_version=judge_protocol.version,
-                error="sample has no audio",
-            )
+            unjudged = "sample has no audio"
         elif sample_mode != "holistic" and not items:
+            unjudged = "empty rubric (skipped; -T empty_rubric=holistic judges it against the caption)"
+        if unjudged is not None:
             result = JudgeResult(
                 mode=sample_mode,
                 prompt_language=prompt_language,
                 protocol=judge_protocol.name,
                 prompt_version=judge_protocol.version,
-                error="empty rubric (skipped; -T empty_rubric=holistic judges it against the caption)",
+                error=unjudged,
             )
         else:
+            assert audio is not None
             caption = meta.get("caption")
             result = await judge_audio(
                 model,
@@ -104,7 +104,8 @@ def judge_rubric(
                 )
                 state.store.set(GROUNDING_KEY, check.model_dump())
         state.store.set(RESULT_KEY, result.model_dump())
-        state.output = ModelOutput.from_content(model=str(model), content=render_checklist(result))
+        verdicts = render_checklist(result, threshold, meta.get("label"))
+        state.output = ModelOutput.from_content(model=str(model), content=verdicts)
         state.messages.append(state.output.message)  # the verdicts show in the viewer's Messages tab too
         return state
 

@@ -68,6 +68,11 @@ DECOMPOSE_MAX_TOKENS = 4096
 CLEAN_MAX_TOKENS = 1024
 
 
+def text_language(texts: Sequence[str]) -> str:
+    """zh when the texts contain CJK characters, else en (what a rubric or a caption is written in)."""
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for text in texts for ch in text) else "en"
+
+
 def check_language(language: str) -> str:
     if language not in _RULES:
         raise ValueError(f"unknown prompt language {language!r}; use one of {', '.join(PROMPT_LANGUAGES)}")

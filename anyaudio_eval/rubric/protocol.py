@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from anyaudio_eval.bench.loaders import UserError
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.rubric import prompts
 
@@ -31,6 +32,10 @@ Resampler = Literal["soxr", "linear"]
 RESAMPLERS: tuple[str, ...] = ("soxr", "linear")
 
 JUDGE_MODES: tuple[str, ...] = ("logits", "generate", "holistic")
+
+
+class ProtocolError(UserError, ValueError):
+    """A protocol option that cannot be honoured; Inspect prints the message without a traceback."""
 
 
 @dataclass(frozen=True)
@@ -199,11 +204,11 @@ def default_protocol(language: str = "zh") -> Protocol:
 
 def check_protocol_args(protocol: str, pooling: str | None, resampler: str | None) -> None:
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; use one of: {', '.join(PROTOCOLS)}")
+        raise ProtocolError(f"unknown protocol {protocol!r}; use one of: {', '.join(PROTOCOLS)}")
     if pooling is not None and pooling not in POOLINGS:
-        raise ValueError(f"unknown pooling {pooling!r}; use one of: {', '.join(POOLINGS)}")
+        raise ProtocolError(f"unknown pooling {pooling!r}; use one of: {', '.join(POOLINGS)}")
     if resampler is not None and resampler not in RESAMPLERS:
-        raise ValueError(f"unknown resampler {resampler!r}; use one of: {', '.join(RESAMPLERS)}")
+        raise ProtocolError(f"unknown resampler {resampler!r}; use one of: {', '.join(RESAMPLERS)}")
 
 
 def get_protocol(
@@ -222,10 +227,10 @@ def get_protocol(
     check_protocol_args(protocol, pooling, resampler)
     if protocol == "anyaudio":
         if reference:
-            raise ValueError("reference= only applies to protocol=reference")
+            raise ProtocolError("reference= only applies to protocol=reference")
         return _anyaudio(prompt_language or "zh", pooling or "sum", resampler or "soxr")
     if prompt_language not in (None, "zh"):
-        raise ValueError(
+        raise ProtocolError(
             "the reference protocol's prompts are Chinese only: drop prompt_language (or use protocol=anyaudio "
             "for English prompts)"
         )

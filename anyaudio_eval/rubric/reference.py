@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from anyaudio_eval.audio import cache_dir
+from anyaudio_eval.bench.loaders import UserError
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.rubric.prompts import DOMAINS
 from anyaudio_eval.rubric.protocol import Pooling, Protocol, Resampler, remember
@@ -48,8 +49,8 @@ CLEAN_MAX_TOKENS = 1024
 GENERATE_THRESHOLD = 0.8
 
 
-class ReferenceError(RuntimeError):
-    """The release's prompts cannot be had, or are not the pinned ones."""
+class ReferenceError(UserError, RuntimeError):
+    """The release's prompts cannot be had, or are not the pinned ones (printed without a traceback)."""
 
 
 def _how_to_get() -> str:

@@ -25,7 +25,8 @@ MAX_LISTED_RATERS = 20
 CORRELATIONS = ("lcc", "srcc", "ktau")
 
 
-def _stats() -> Any:
+def require_scipy() -> Any:
+    """scipy.stats, or a message naming the extra to install (checked when a task starts, not after judging)."""
     try:
         import scipy.stats
     except ImportError as ex:  # pragma: no cover - scipy comes with the acoustic extra
@@ -61,7 +62,7 @@ def _correlation(kind: str) -> Callable[..., Any]:
     """The statistic as scipy computes it, along the last axis (so the bootstrap evaluates every resample in
     one call): Pearson, Spearman (Pearson of scipy's average ranks, which is how `spearmanr` defines it) or
     Kendall tau-b."""
-    stats = _stats()
+    stats = require_scipy()
 
     def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
         with warnings.catch_warnings():  # a constant resample has no correlation: NaN, not a warning per draw
@@ -90,7 +91,7 @@ def bootstrap_interval(
         return NAN, NAN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = _stats().bootstrap(
+        result = require_scipy().bootstrap(
             data,
             statistic,
             paired=paired,

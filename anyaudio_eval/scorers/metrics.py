@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
-NEGATIVE_TYPES = ("neg_swap", "neg_change", "neg_gemini")
 REPORT_THRESHOLDS = (0.5, 0.8)
 
 
@@ -95,13 +95,19 @@ def group_by(records: Iterable[Record], key: str) -> dict[str, list[Record]]:
     return dict(sorted(groups.items()))
 
 
-def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
-    """Every headline number of a bench run, flat and plainly named."""
+def metric_key(name: str) -> str:
+    """A metric-name part from free text: "speaking rate" -> "speaking_rate" (letters of any script kept)."""
+    return re.sub(r"\W+", "_", name.strip()).strip("_").lower() or "unknown"
+
+
+def headline_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """The numbers a user quotes first (micro and macro accuracy, AUROC), then the rest of the run's summary."""
     scores = [r.score for r in records]
     labels = [r.label == "yes" for r in records]
     out: dict[str, float] = {
         "accuracy": accuracy(records, threshold),
         "macro_accuracy": macro_accuracy(records, threshold),
+        "auroc": auroc(scores, labels),
     }
     for t in REPORT_THRESHOLDS:
         if t != threshold:
@@ -111,16 +117,29 @@ def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str
     acc = out["accuracy"]
     out["accuracy_stderr"] = math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else float("nan")
     out["balanced_accuracy"] = balanced_accuracy(records, threshold)
-    out["auroc"] = auroc(scores, labels)
     out["ece"] = expected_calibration_error(scores, labels)
     n_items = sum(r.n_items for r in records)
     out["unparsed_item_share"] = sum(r.n_unparsed for r in records) / n_items if n_items else float("nan")
-    for subset, rs in group_by(records, "subset").items():
-        out[f"acc_{subset}"] = accuracy(rs, threshold)
-    for type_, rs in group_by(records, "type").items():
-        if type_ in NEGATIVE_TYPES:
-            out[f"acc_{type_}"] = accuracy(rs, threshold)
     return out
+
+
+def subset_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """`acc_<subset>` for every subset present."""
+    return {f"acc_{metric_key(s)}": accuracy(rs, threshold) for s, rs in group_by(records, "subset").items()}
+
+
+def type_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """`acc_<type>` for every row type present, positives included."""
+    return {f"acc_{metric_key(t)}": accuracy(rs, threshold) for t, rs in group_by(records, "type").items()}
+
+
+def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """Every number of a bench run, flat: the headline, then per subset, then per row type."""
+    return {
+        **headline_summary(records, threshold),
+        **subset_summary(records, threshold),
+        **type_summary(records, threshold),
+    }
 
 
 def finite_or_none(value: float) -> float | None:
@@ -161,9 +180,9 @@ def item_summary(items: Sequence[ItemRecord]) -> dict[str, float]:
     for dim, xs in sorted(by_dim.items()):
         answered_dim = [i for i in xs if not is_abstention(i.p_yes)]
         if answered_dim:
-            out[f"item_acc_{dim}"] = acc(answered_dim)
+            out[f"item_acc_{metric_key(dim)}"] = acc(answered_dim)
         if len(answered_dim) < len(xs):  # shown only where the judge abstains, to keep the summary short
-            out[f"item_abstain_{dim}"] = 1 - len(answered_dim) / len(xs)
+            out[f"item_abstention_{metric_key(dim)}"] = 1 - len(answered_dim) / len(xs)
     return out
 
 

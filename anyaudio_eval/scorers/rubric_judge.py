@@ -205,7 +205,7 @@ def rubric_judge(
         if result.score is None:
             return Score.unscored(
                 reason="grader_failed",
-                explanation=render_checklist(result),
+                explanation=render_checklist(result, threshold),
                 metadata={**context, "error": result.error},
             )
         if grounding > 0 and _selected(state.sample_id, grounding, seed):
@@ -225,7 +225,7 @@ def rubric_judge(
         return Score(
             value=result.score,
             answer=f"{result.score:.3f}",
-            explanation=render_checklist(result),
+            explanation=render_checklist(result, threshold),
             metadata={**context, "score": result.score},
         )
 

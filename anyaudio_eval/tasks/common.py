@@ -11,13 +11,19 @@ from inspect_ai import Epochs, Task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser, ContentAudio, ContentText, GenerateConfig
 
-from anyaudio_eval.bench.loaders import BenchLoad
+from anyaudio_eval.bench.loaders import BenchLoad, UserError
 from anyaudio_eval.bench.schema import BenchRow
 from anyaudio_eval.judge.procedure import GENERATE_CONFIG, HARD_ANSWER_POLICIES, JUDGE_MODES, LOGITS_CONFIG
 from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, SWAP_AUDIO_FIELD, judge_rubric
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES
 from anyaudio_eval.rubric.protocol import Protocol, check_protocol_args
-from anyaudio_eval.scorers.bench_scorer import bench_alignment, bench_metrics, item_metrics
+from anyaudio_eval.scorers.bench_scorer import (
+    bench_alignment,
+    bench_metrics,
+    by_subset,
+    by_type,
+    item_metrics,
+)
 from anyaudio_eval.scorers.epochs import bench_epochs
 
 # Bump whenever prompts, parsing, scoring or metrics change.
@@ -50,6 +56,10 @@ def grounding_partners(rows: Sequence[BenchRow], share: float, seed: int) -> dic
     return partners
 
 
+class TaskOptionError(UserError, ValueError):
+    """An invalid `-T` option value."""
+
+
 def check_judge_args(
     mode: str,
     prompt_language: str | None,
@@ -62,15 +72,15 @@ def check_judge_args(
 ) -> None:
     """Run-level mistakes in task options fail at start, before any audio is read."""
     if mode not in JUDGE_MODES:
-        raise ValueError(f"unknown mode {mode!r}; use one of: {', '.join(JUDGE_MODES)}")
+        raise TaskOptionError(f"unknown mode {mode!r}; use one of: {', '.join(JUDGE_MODES)}")
     if prompt_language is not None and prompt_language not in PROMPT_LANGUAGES:
-        raise ValueError(f"unknown prompt_language {prompt_language!r}; use one of: {', '.join(PROMPT_LANGUAGES)}")
+        raise TaskOptionError(f"unknown prompt_language {prompt_language!r}; use one of: {', '.join(PROMPT_LANGUAGES)}")
     if empty_rubric not in EMPTY_RUBRIC_POLICIES:
-        raise ValueError(f"unknown empty_rubric {empty_rubric!r}; use one of: {', '.join(EMPTY_RUBRIC_POLICIES)}")
+        raise TaskOptionError(f"unknown empty_rubric {empty_rubric!r}; use one of: {', '.join(EMPTY_RUBRIC_POLICIES)}")
     if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        raise TaskOptionError(f"threshold must be in [0, 1], got {threshold}")
     if hard_answers not in HARD_ANSWER_POLICIES:
-        raise ValueError(f"unknown hard_answers {hard_answers!r}; use one of: {', '.join(HARD_ANSWER_POLICIES)}")
+        raise TaskOptionError(f"unknown hard_answers {hard_answers!r}; use one of: {', '.join(HARD_ANSWER_POLICIES)}")
     check_protocol_args(protocol, pooling, resampler)
 
 
@@ -145,10 +155,11 @@ def judge_task(
             empty_rubric=empty_rubric,
             temperature=temperature,
             hard_answers=hard_answers,
+            threshold=threshold,
             **protocol_options(protocol, reference, reference_sha256),
         ),
         scorer=bench_alignment(threshold=threshold),
-        metrics=[bench_metrics(), *([item_metrics()] if item_level else []), *(extra_metrics or [])]
+        metrics=[bench_metrics(), by_subset(), by_type(), *([item_metrics()] if item_level else []), *(extra_metrics or [])]
         if item_level or extra_metrics
         else None,
         # A bare --epochs N keeps this reducer, which records every epoch's score for stability metrics.

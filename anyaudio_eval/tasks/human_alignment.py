@@ -31,10 +31,17 @@ from anyaudio_eval.bench.schema import RubricItem, SkippedRow
 from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN, decompose
-from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_VERSION
-from anyaudio_eval.scorers.agreement import summary_from_metadata
+from anyaudio_eval.rubric.prompts import DOMAINS
+from anyaudio_eval.rubric.protocol import Protocol, get_protocol, warn_if_released_judge
+from anyaudio_eval.scorers.agreement import require_scipy, summary_from_metadata
 from anyaudio_eval.scorers.rubric_judge import role_model
-from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args, report_skipped
+from anyaudio_eval.tasks.common import (
+    TASK_VERSION,
+    check_judge_args,
+    protocol_metadata,
+    protocol_options,
+    report_skipped,
+)
 
 Layout = Literal["ratings", "pairwise"]
 LAYOUTS = ("auto", "ratings", "pairwise")
@@ -167,8 +174,10 @@ def load_human_rows(
     strict: bool = False,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     cache_directory: Path | None = None,
+    resampler: str = "soxr",
 ) -> HumanLoad:
-    """Read, validate and cache a rating or preference table; bad rows are skipped with their reason."""
+    """Read, validate and cache a rating or preference table; bad rows are skipped with their reason.
+    `resampler` is the protocol's audio pipeline (each has its own cache entries)."""
     if layout not in LAYOUTS:
         raise DatasetError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     if _domain(domain, domain) is None:
@@ -260,7 +269,7 @@ def load_human_rows(
                 if isinstance(value, str) and value in memo:
                     paths[(index, name)] = memo[value]
                     continue
-                path = str(cache_field(value, source, max_seconds, cache_directory))
+                path = str(cache_field(value, source, max_seconds, cache_directory, resampler))
                 paths[(index, name)] = path
                 if isinstance(value, str):
                     memo[value] = path
@@ -326,9 +335,12 @@ async def judge_clips(
     rubric_language: str,
     clean: bool = True,
     decomposer_role: str = "decomposer",
+    protocol: Protocol | None = None,
+    hard_answers: str = "unscored",
 ) -> tuple[list[JudgeResult], dict[str, Any]]:
     """The task's one judge call: a rubric for the caption (the row's, else decomposed once for all the clips
-    of the sample), then `judge_audio` on each clip. Returns the results and how the rubric was obtained."""
+    of the sample), then `judge_audio` on each clip, both under `protocol`. Returns the results and how the
+    rubric was obtained."""
     context: dict[str, Any] = {"rubric_source": "dataset" if rubric else None}
     items = list(rubric)
     if mode != "holistic" and not items:
@@ -338,18 +350,29 @@ async def judge_clips(
             domain,
             rubric_language,
             clean=clean,
+            protocol=protocol,
         )
         context.update(
             rubric_source="cache" if decomposition.cached else "decomposer",
             holistic_fallback=decomposition.holistic_fallback,
         )
         if decomposition.error:
-            failed = JudgeResult(mode=mode, prompt_language=prompt_language, error=decomposition.error)
+            failed = JudgeResult(
+                mode=mode,
+                prompt_language=prompt_language,
+                protocol=protocol.name if protocol else "anyaudio",
+                error=decomposition.error,
+            )
             return [failed.model_copy() for _ in audios], context
         items = decomposition.items
     if mode == "holistic":
         context["rubric_source"] = "holistic"
-    results = await collect(*[judge_audio(model, audio, items, mode, prompt_language, caption=caption) for audio in audios])
+    results = await collect(
+        *[
+            judge_audio(model, audio, items, mode, prompt_language, caption=caption, protocol=protocol, hard_answers=hard_answers)
+            for audio in audios
+        ]
+    )
     return results, context
 
 
@@ -363,14 +386,26 @@ def _sample_audios(state: TaskState) -> list[str]:
 
 @solver
 def judge_rated_clips(
-    mode: JudgeMode = "logits", prompt_language: str = "zh", rubric_language: str = "zh", clean: bool = True
+    mode: JudgeMode = "logits",
+    prompt_language: str = "zh",
+    rubric_language: str = "zh",
+    clean: bool = True,
+    protocol: str = "anyaudio",
+    pooling: str | None = None,
+    resampler: str | None = None,
+    reference: str | None = None,
+    reference_sha256: str | None = None,
+    hard_answers: str = "unscored",
 ) -> Solver:
     """Judge the sample's clip(s) with the model under test; the results go to the store."""
+    judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
+    prompt_language = judge_protocol.language
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         meta = state.metadata
         rubric = [RubricItem.model_validate(item) for item in meta.get("rubric") or []]
         model = get_model()
+        warn_if_released_judge(str(model), judge_protocol)
         results, context = await judge_clips(
             model,
             _sample_audios(state),
@@ -381,6 +416,8 @@ def judge_rated_clips(
             prompt_language,
             rubric_language,
             clean,
+            protocol=judge_protocol,
+            hard_answers=hard_answers,
         )
         state.store.set(RESULTS_KEY, [r.model_dump() for r in results])
         state.store.set(CONTEXT_KEY, context)
@@ -474,6 +511,12 @@ def human_alignment(
     seed: int = 0,
     strict: bool = False,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    protocol: str = "anyaudio",
+    reference: str | None = None,
+    reference_sha256: str | None = None,
+    pooling: str | None = None,
+    resampler: str | None = None,
+    hard_answers: str = "unscored",
 ) -> Task:
     """Agreement of the judge (the model under test) with human ratings or preferences.
 
@@ -508,8 +551,17 @@ def human_alignment(
         seed: shuffle and bootstrap seed.
         strict: fail on the first bad row instead of skipping it.
         max_seconds: longest clip accepted.
+        protocol: anyaudio or reference (the authors' judge and decomposition prompts); reference,
+            reference_sha256, pooling and resampler as in the bench task.
+        hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
     """
-    check_judge_args(mode, prompt_language, "skip", 0.5)
+    check_judge_args(
+        mode, prompt_language, "skip", None, hard_answers=hard_answers, protocol=protocol, pooling=pooling,
+        resampler=resampler,
+    )
+    require_scipy()  # the agreement statistics: fail before any clip is judged
+    judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
+    rubric_language = judge_protocol.rubric_language or rubric_language
     fields = Fields(
         audio=audio_field, text=text_field, score=score_field, rater=rater_field, id=id_field, rubric=rubric_field,
         domain=domain_field, audio_a=audio_a_field, audio_b=audio_b_field, preferred=preference_field,
@@ -517,6 +569,7 @@ def human_alignment(
     load = load_human_rows(
         dataset, fields, layout, config=config, split=split, revision=revision, audio_root=audio_root,
         domain=domain, limit=limit, shuffle=shuffle, seed=seed, strict=strict, max_seconds=max_seconds,
+        resampler=judge_protocol.resampler,
     )
     report_skipped(load)  # type: ignore[arg-type]
     if not load.rows:
@@ -528,15 +581,22 @@ def human_alignment(
     return Task(
         name="human_alignment",
         dataset=MemoryDataset([r.sample() for r in load.rows], name="human_alignment", location=load.source),
-        solver=judge_rated_clips(mode=mode, prompt_language=prompt_language, rubric_language=rubric_language, clean=clean),  # type: ignore[arg-type]
+        solver=judge_rated_clips(
+            mode=mode,  # type: ignore[arg-type]
+            prompt_language=judge_protocol.language,
+            rubric_language=rubric_language,
+            clean=clean,
+            **protocol_options(judge_protocol, reference, reference_sha256),
+            hard_answers=hard_answers,
+        ),
         scorer=listener_agreement(),
         metrics=[human_alignment_metrics(seed=seed, tie_margin=tie_margin, scale_min=scale[0], scale_max=scale[1])],
         version=TASK_VERSION,
         metadata={
-            "prompt_version": PROMPT_VERSION,
-            "judge_mode": mode,
-            "prompt_language": prompt_language,
+            # No decision threshold here: the metrics use the continuous score.
+            **{k: v for k, v in protocol_metadata(judge_protocol, mode, 0.5).items() if k != "threshold"},
             "rubric_language": rubric_language,
+            "hard_answers": hard_answers,
             "layout": load.layout,
             "fields": {k: v for k, v in vars(fields).items() if v is not None},
             "seed": seed,
