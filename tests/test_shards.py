@@ -35,6 +35,13 @@ def test_bad_shard_specs_fail_at_start(tmp_path, spec):
         load_bench(str(balanced_bench(tmp_path / "b")), shard=spec)
 
 
+def test_an_empty_shard_fails_at_start_saying_why(tmp_path):
+    data = str(balanced_bench(tmp_path / "b", n_per_subset=1, subsets=("sound",)))  # one row: sound-0
+    empty = next(k for k in (1, 2, 3) if shard_of("sound-0", 3) != k)
+    with pytest.raises(DatasetError, match=f"shard {empty}/3 has no rows: the run selected only 1"):
+        load_bench(data, shard=f"{empty}/3")
+
+
 def test_shard_is_chosen_before_audio_is_read(tmp_path):
     """A corrupt clip costs (and is reported by) only the shard its uuid falls in."""
     rows = [row(f"r{i}", embedded(b"\x00not audio" * 50)) for i in range(6)]

@@ -281,6 +281,8 @@ def load_bench(
         candidates = candidates[: max(0, int(limit))]
     selected = len(candidates)
     candidates = select(candidates, chosen_shard, lambda c: str(c[1]["uuid"]))
+    if chosen_shard and selected and not candidates:
+        raise DatasetError(f"shard {chosen_shard.label} has no rows: the run selected only {selected}; use fewer shards")
     # Rows skipped by validation belong to a shard too, so the shards' skip counts add up to the run's.
     skipped[:] = select(skipped, chosen_shard, lambda s: s.uuid)
 
