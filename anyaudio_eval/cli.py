@@ -7,6 +7,27 @@ import sys
 
 
 def _report(args: argparse.Namespace) -> int:
+    from anyaudio_eval.shards import ShardError
+
+    try:
+        return _report_logs(args)
+    except ShardError as ex:  # shard logs that cannot make one run: say which, print no half-merged table
+        print(f"anyaudio report: {ex}", file=sys.stderr)
+        return 2
+
+
+def _shards(args: argparse.Namespace) -> int:
+    from anyaudio_eval.shards import launch
+
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    try:
+        return launch(args.n, command)
+    except (ValueError, OSError) as ex:
+        print(f"anyaudio shards: {ex}", file=sys.stderr)
+        return 2
+
+
+def _report_logs(args: argparse.Namespace) -> int:
     from anyaudio_eval.report import find_logs, log_kind, render, render_table, summarise_log
 
     try:
@@ -188,6 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--tie-margin", type=float, default=0.0, help="paired comparisons: score differences within this are ties"
     )
     report.set_defaults(func=_report)
+
+    shards = sub.add_parser(
+        "shards",
+        help="run an inspect eval as N shard processes on this machine (-T shard=k/N each); report merges them",
+        description="Runs N copies of the command at once, each with -T shard=k/N appended (and --display plain "
+        "unless a display is given); their output lines are prefixed with the shard. Each process opens its own "
+        "connections: divide --max-connections by N. Example: anyaudio shards 4 -- inspect eval "
+        "anyaudio_eval/bench --model vllm/<judge> --log-dir logs/run1, then anyaudio report logs/run1",
+    )
+    shards.add_argument("n", type=int, help="number of shards (processes)")
+    shards.add_argument("command_line", nargs=argparse.REMAINDER, help="-- inspect eval <task> [options]")
+    shards.set_defaults(func=_shards)
 
     from anyaudio_eval.training.cli import add_train_parser
 

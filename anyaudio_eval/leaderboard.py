@@ -18,6 +18,7 @@ from typing import Any
 from anyaudio_eval.plots import rank_failed_dimensions
 from anyaudio_eval.report import GENERATOR_SCORER, protocol_of
 from anyaudio_eval.scorers.agreement import Estimate, PairedComparison, mean_estimate, paired_comparison
+from anyaudio_eval.shards import ShardedLog, choose_runs, run_identity
 
 TOP_FAILED = 3
 
@@ -34,6 +35,9 @@ class GeneratorSummary:
     domains: dict[str, str] = field(default_factory=dict)
     metas: list[dict[str, Any]] = field(default_factory=list)
     unscored: int = 0
+    shard: dict[str, Any] | None = None  # task metadata "shard" of a sharded run
+    run: str = ""  # shards.run_identity
+    unscored_ids: set[str] = field(default_factory=set)
 
     @property
     def group(self) -> tuple[str, str, str]:
@@ -59,6 +63,8 @@ def summarise_generator_log(path: str | Path) -> GeneratorSummary:
         mode=str(meta.get("judge_mode", "?")),
         protocol=protocol_of(meta),
         threshold=float(meta.get("threshold", 0.5)),
+        shard=meta.get("shard"),
+        run=run_identity(log.eval.task, log.eval.task_args),
     )
     for sample in log.samples or []:
         score = (sample.scores or {}).get(GENERATOR_SCORER)
@@ -66,11 +72,35 @@ def summarise_generator_log(path: str | Path) -> GeneratorSummary:
         value = m.get("score")
         if value is None or math.isnan(float(value)):
             summary.unscored += 1
+            summary.unscored_ids.add(str(sample.id))
             continue
         summary.scores[str(sample.id)] = float(value)
         summary.domains[str(sample.id)] = str(m.get("domain", "?"))
         summary.metas.append(m)
     return summary
+
+
+def _merged(logs: list[GeneratorSummary]) -> GeneratorSummary:
+    """The shard logs of one run as one summary (a single log as itself)."""
+    if len(logs) == 1:
+        return logs[0]
+    first = logs[0]
+    merged = GeneratorSummary(
+        path=", ".join(s.path for s in logs),
+        generator=first.generator,
+        judge=first.judge,
+        mode=first.mode,
+        protocol=first.protocol,
+        threshold=first.threshold,
+        run=first.run,
+    )
+    for s in logs:
+        merged.scores.update(s.scores)
+        merged.domains.update(s.domains)
+        merged.metas.extend(s.metas)
+        merged.unscored += s.unscored
+        merged.unscored_ids |= s.unscored_ids
+    return merged
 
 
 @dataclass
@@ -82,10 +112,13 @@ class Leaderboard:
 def leaderboard(summaries: Sequence[GeneratorSummary], seed: int = 0, tie_margin: float = 0.0) -> Leaderboard:
     """Rows ranked by mean score within each (judge, mode, protocol) group; paired comparisons of every two
     generators of a group that share instructions (the higher-ranked one as `a`)."""
-    newest: dict[tuple[str, ...], GeneratorSummary] = {}
-    for s in summaries:  # oldest first: a rerun of a generator with the same judge replaces the earlier log
-        newest[(s.generator, *s.group)] = s
-    rows = [(s, mean_estimate([s.scores[i] for i in sorted(s.scores)], seed)) for s in newest.values()]
+    # Oldest first: a rerun of a generator with the same judge replaces the earlier log; shards make one log.
+    runs = choose_runs(
+        summaries,
+        key=lambda s: (s.generator, *s.group),
+        info=lambda s: ShardedLog(s.path, s.shard, s.run, set(s.scores) | set(s.unscored_ids)),
+    )
+    rows = [(s, mean_estimate([s.scores[i] for i in sorted(s.scores)], seed)) for s in map(_merged, runs.values())]
     rows.sort(key=lambda r: (r[0].group, -(r[1].value if not math.isnan(r[1].value) else -1)))
     comparisons = []
     for (a, _), (b, _) in combinations(rows, 2):

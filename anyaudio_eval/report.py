@@ -13,6 +13,7 @@ from typing import Any
 from anyaudio_eval.bench.schema import SUBSETS
 from anyaudio_eval.scorers.bench_scorer import record_from_metadata
 from anyaudio_eval.scorers.metrics import Record, accuracy, auroc, group_by, macro_accuracy
+from anyaudio_eval.shards import ShardedLog, choose_runs, run_identity
 
 SCORER = "bench_alignment"
 
@@ -27,6 +28,10 @@ class LogSummary:
     records: list[Record] = field(default_factory=list)
     unscored: int = 0
     protocol: str = "anyaudio"  # name and version (logs written before protocols existed: anyaudio)
+    language: str = ""  # the run's language option (for logs whose samples are all unscored)
+    shard: dict[str, Any] | None = None  # task metadata "shard" of a sharded run
+    run: str = ""  # shards.run_identity: the shards of one run share it
+    sample_ids: set[str] = field(default_factory=set)
 
     @property
     def judge(self) -> str:
@@ -64,8 +69,12 @@ def summarise_log(path: Path) -> LogSummary:
         mode=str(meta.get("judge_mode", "?")),
         threshold=float(meta.get("threshold", 0.5)),
         protocol=protocol_of(meta),
+        language=str((meta.get("dataset") or {}).get("language") or ""),
+        shard=meta.get("shard"),
+        run=run_identity(log.eval.task, log.eval.task_args),
     )
     for sample in log.samples or []:
+        summary.sample_ids.add(str(sample.id))
         score = (sample.scores or {}).get(SCORER)
         record = record_from_metadata(score.metadata if score else None)
         if record is None:
@@ -110,16 +119,16 @@ def table_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[st
 
 def _judge_groups(summaries: Sequence[LogSummary]) -> dict[tuple[str, str], list[LogSummary]]:
     """Logs of one judge under one protocol (one per language) share a row; a rerun of the same judge on the
-    same language replaces the earlier log (logs come oldest first)."""
-    by_judge: dict[tuple[str, str], list[LogSummary]] = {}
-    for s in summaries:
-        by_judge.setdefault((s.judge, s.protocol), []).append(s)
-    groups = {}
-    for key, group in by_judge.items():
-        newest: dict[frozenset[str], LogSummary] = {}
-        for s in group:
-            newest[frozenset(r.language for r in s.records)] = s
-        groups[key] = list(newest.values())
+    same language replaces the earlier log (logs come oldest first), and the shard logs of a sharded run
+    (`-T shard=k/n`) count as one log. Raises ShardError for shard sets that overlap or are incomplete."""
+    runs = choose_runs(
+        summaries,
+        key=lambda s: (s.judge, s.protocol, frozenset(r.language for r in s.records) or frozenset([s.language])),
+        info=lambda s: ShardedLog(s.path, s.shard, s.run, s.sample_ids),
+    )
+    groups: dict[tuple[str, str], list[LogSummary]] = {}
+    for (judge, protocol, _), logs in runs.items():  # type: ignore[misc]
+        groups.setdefault((judge, protocol), []).extend(logs)
     return groups
 
 

@@ -15,7 +15,12 @@
 #   3. send the same judge requests (our system prompt, audio as input_audio, item text; logprobs, top 20,
 #      max_tokens 1) to vLLM (OpenAI chat API) and to `audiollm/<dir>` (bf16, cuda); p_yes is computed on both
 #      sides over the yes/no variants vLLM returned; assert max |delta| < 1e-2;
-#   4. print throughput (items/s) of both, and run the bench task once through Inspect's `vllm/` provider.
+#   4. print throughput (items/s) of both, and run the bench task once through Inspect's `vllm/` provider;
+#   5. throughput end to end: a synthetic bench of TP_ROWS (2000) rows x TP_ITEMS (8) items, TP_SECONDS (5) s clips,
+#      run as TP_SHARDS (4) shard processes (`anyaudio shards`, --no-log-realtime --no-log-images, TP_CONN (64)
+#      connections each) against the same server, with nvidia-smi sampled every 0.5 s; prints items/s over the
+#      eval window, mean/max GPU utilisation in it, and the server's own ceiling (a bare AsyncOpenAI loop).
+#      Skip it with TP_ROWS=0. Sized to finish the whole script unattended in under 10 minutes.
 # Exit status 0 only when every check passes.
 set -euo pipefail
 
@@ -23,6 +28,12 @@ PORT="${PORT:-8765}"
 N_ITEMS="${N_ITEMS:-16}"
 PYTHON="${PYTHON:-python}"
 WORKDIR="${WORKDIR:-$(mktemp -d)}"
+TP_ROWS="${TP_ROWS:-2000}"
+TP_ITEMS="${TP_ITEMS:-8}"
+TP_SECONDS="${TP_SECONDS:-5}"
+TP_SHARDS="${TP_SHARDS:-4}"
+TP_CONN="${TP_CONN:-64}"
+TP_TIMEOUT="${TP_TIMEOUT:-300}"
 CKPT="$WORKDIR/tiny-omni-full"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_API_KEY="${VLLM_API_KEY:-inspectai}"
 cd "$(dirname "$0")/.."
@@ -60,7 +71,13 @@ vllm serve "$CKPT" \
   --max-logprobs 20 \
   --enforce-eager >"$LOG" 2>&1 &
 VLLM_PID=$!
-trap 'kill "$VLLM_PID" 2>/dev/null || true; wait "$VLLM_PID" 2>/dev/null || true' EXIT
+SMI_PID=""
+cleanup() {
+  if [ -n "$SMI_PID" ]; then kill "$SMI_PID" 2>/dev/null || true; fi
+  kill "$VLLM_PID" 2>/dev/null || true
+  wait "$VLLM_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
 for _ in $(seq 1 180); do
   if curl -sf "http://localhost:$PORT/health" >/dev/null; then break; fi
   if ! kill -0 "$VLLM_PID" 2>/dev/null; then echo "vllm exited:"; tail -50 "$LOG"; exit 1; fi
@@ -180,4 +197,21 @@ assert log.status == "success", log.error
 soft = [v for s in log.samples for sc in s.scores.values() for v in (sc.metadata or {}).get("items", [])]
 print(f"bench via vllm/: {len(log.samples)} samples, {sum(v['soft'] for v in soft)}/{len(soft)} items with logprobs")
 EOF
+if [ "$TP_ROWS" -gt 0 ]; then
+  echo "== 5. throughput: $TP_ROWS rows x $TP_ITEMS items, $TP_SECONDS s clips, $TP_SHARDS shard processes"
+  "$PYTHON" benchmarks/gpu_throughput.py make "$WORKDIR/tp-bench" --rows "$TP_ROWS" --items "$TP_ITEMS" \
+    --seconds "$TP_SECONDS"
+  nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 \
+    >"$WORKDIR/smi.csv" &
+  SMI_PID=$!
+  timeout "$TP_TIMEOUT" "$PYTHON" -m anyaudio_eval.cli shards "$TP_SHARDS" -- \
+    inspect eval anyaudio_eval/bench -T dataset="$WORKDIR/tp-bench" -T language=en \
+    --model vllm/tiny-omni -M base_url="http://localhost:$PORT/v1" --max-connections "$TP_CONN" \
+    --no-log-realtime --no-log-images --log-dir "$WORKDIR/tp-logs" --display none
+  kill "$SMI_PID" 2>/dev/null || true
+  SMI_PID=""
+  "$PYTHON" benchmarks/gpu_throughput.py summarise "$WORKDIR/tp-logs" "$WORKDIR/smi.csv"
+  "$PYTHON" benchmarks/gpu_throughput.py ceiling "http://localhost:$PORT/v1" tiny-omni "$WORKDIR/tp-bench" \
+    --requests 4000 --connections 256 --api-key "$VLLM_API_KEY"
+fi
 echo "GPU CHECK PASSED"

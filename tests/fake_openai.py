@@ -71,16 +71,24 @@ def listening_reply(body: dict[str, Any], wav: np.ndarray | None) -> dict[str, A
 
 
 class FakeOpenAI:
-    def __init__(self, reply: Reply = listening_reply) -> None:
+    """`record` and `decode_audio` off and `keep_alive` on make it an instant server for throughput benchmarks
+    (no request kept, no clip decoded, one connection per client slot)."""
+
+    def __init__(
+        self, reply: Reply = listening_reply, record: bool = True, decode_audio: bool = True, keep_alive: bool = False
+    ) -> None:
         self.reply = reply
         self.requests: list[dict[str, Any]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(body)
-                reply = outer.reply(body, audio_of(body))
+                if record:
+                    outer.requests.append(body)
+                reply = outer.reply(body, audio_of(body) if decode_audio else None)
                 # A reply may set "_status" (an HTTP error) and "_raw" (a body that is not JSON).
                 status = int(reply.pop("_status", 200))
                 payload = reply.pop("_raw", None) or json.dumps(reply).encode()

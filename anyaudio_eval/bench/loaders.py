@@ -44,6 +44,7 @@ from anyaudio_eval.bench.schema import (
     RubricItem,
     SkippedRow,
 )
+from anyaudio_eval.shards import parse_shard, select, shard_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class BenchLoad:
     language: str
     revision: str | None = None
     selected: int = 0
+    shard: dict[str, Any] | None = None  # shards.shard_metadata of a sharded run
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class BenchLoad:
             "loaded": len(self.rows),
             "skipped": len(self.skipped),
             "skipped_rows": [s.model_dump() for s in self.skipped],
+            **({"shard": self.shard} if self.shard else {}),
         }
 
     def require_rows(self) -> None:
@@ -205,13 +208,19 @@ def load_bench(
     progress: bool = False,
     read_audio: bool = True,
     resampler: str = "soxr",
+    shard: str | None = None,
 ) -> BenchLoad:
     """Load, validate, filter and cache bench rows. Bad rows are skipped and named, or raise if `strict`.
 
     With `read_audio=False` only captions and rubrics are read (rows get an empty audio path). `resampler` is
-    the protocol's audio pipeline (`audio.to_mono_16k`); each has its own cache entries.
+    the protocol's audio pipeline (`audio.to_mono_16k`); each has its own cache entries. `shard` ("k/n") keeps
+    the rows of shard k (see `anyaudio_eval.shards`), chosen after the shuffle and `limit`.
     """
     pipeline_version(resampler)
+    try:
+        chosen_shard = parse_shard(shard)
+    except ValueError as ex:
+        raise DatasetError(str(ex)) from None
     if language not in LANGUAGES:
         raise DatasetError(f"unknown language {language!r}; valid languages: {', '.join(LANGUAGES)}")
     subset_filter = _split_choice(subsets)
@@ -270,6 +279,12 @@ def load_bench(
         random.Random(seed).shuffle(candidates)
     if limit is not None:
         candidates = candidates[: max(0, int(limit))]
+    selected = len(candidates)
+    candidates = select(candidates, chosen_shard, lambda c: str(c[1]["uuid"]))
+    if chosen_shard and selected and not candidates:
+        raise DatasetError(f"shard {chosen_shard.label} has no rows: the run selected only {selected}; use fewer shards")
+    # Rows skipped by validation belong to a shard too, so the shards' skip counts add up to the run's.
+    skipped[:] = select(skipped, chosen_shard, lambda s: s.uuid)
 
     # Pass 2: audio of the selected rows only.
     wanted = {index for index, _ in candidates}
@@ -323,6 +338,7 @@ def load_bench(
         language=language,
         revision=source.revision,
         selected=len(candidates),
+        shard=shard_metadata(chosen_shard, len(candidates), selected),
     )
 
 
@@ -353,6 +369,10 @@ class _RowIndex:
     def save(self, new: dict[int, str]) -> None:
         if self.path is None or not new:
             return
+        try:  # shard processes of one run share this index: keep what the others saved since we read it
+            self.entries = {**json.loads(self.path.read_text(encoding="utf-8")), **self.entries}
+        except (OSError, ValueError):
+            pass
         self.entries.update({str(i): p for i, p in new.items()})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")

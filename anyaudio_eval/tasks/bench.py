@@ -35,6 +35,7 @@ def bench(
     reference_sha256: str | None = None,
     pooling: str | None = None,
     resampler: str | None = None,
+    shard: str | None = None,
 ) -> Task:
     """AnyAudio-Judge Bench: is each clip's yes/no match decision right?
 
@@ -65,6 +66,8 @@ def bench(
         reference_sha256: accept a modified prompts.py with this sha256 instead of the pinned one.
         pooling: yes/no pooling, sum or max (default: the protocol's).
         resampler: soxr or linear (default: the protocol's).
+        shard: k/n runs shard k of n (a stable split by uuid, after shuffle and limit) to run the bench as n
+            processes; `anyaudio report` merges the n logs into one row.
     """
     check_judge_args(mode, prompt_language, empty_rubric, threshold, hard_answers, protocol, pooling, resampler)
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
@@ -82,6 +85,7 @@ def bench(
         max_seconds=max_seconds,
         progress=True,
         resampler=judge_protocol.resampler,
+        shard=shard,
     )
     return judge_task(
         load,

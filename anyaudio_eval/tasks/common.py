@@ -175,6 +175,7 @@ def judge_task(
             .merge(GenerateConfig(temperature=temperature))
             .model_dump(exclude_none=True),
             "dataset": load.summary(),
+            **({"shard": load.shard} if load.shard else {}),
             **(extra_metadata or {}),
         },
     )

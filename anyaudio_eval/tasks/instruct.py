@@ -22,6 +22,7 @@ from anyaudio_eval.rubric.prompts import DOMAINS
 from anyaudio_eval.rubric.protocol import get_protocol
 from anyaudio_eval.scorers.epochs import bench_epochs
 from anyaudio_eval.scorers.rubric_judge import DEFAULT_DOMAIN, rubric_judge
+from anyaudio_eval.shards import parse_shard, select, shard_metadata
 from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args, protocol_metadata, protocol_options
 
 
@@ -92,6 +93,7 @@ def instruct(
     reference_sha256: str | None = None,
     pooling: str | None = None,
     resampler: str | None = None,
+    shard: str | None = None,
 ) -> Task:
     """Score an audio generator on instructions with the dynamic-rubric judge.
 
@@ -113,8 +115,14 @@ def instruct(
         hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
         protocol: anyaudio or reference (the authors' judge and decomposition prompts); reference,
             reference_sha256, pooling and resampler as in the bench task.
+        shard: k/n generates and scores shard k of n (a stable split by id, after shuffle and limit);
+            `anyaudio report` merges the n logs into one leaderboard row.
     """
     check_judge_args(mode, prompt_language, "skip", threshold, hard_answers, protocol, pooling, resampler)
+    try:
+        chosen_shard = parse_shard(shard)
+    except ValueError as ex:
+        raise DatasetError(str(ex)) from None
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     threshold = judge_protocol.threshold(mode) if threshold is None else float(threshold)
     rubric_language = judge_protocol.rubric_language or rubric_language
@@ -138,8 +146,10 @@ def instruct(
         location = str(instructions)
     else:
         raise DatasetError(f"unknown source {source!r}; use file or bench")
+    selected = len(rows)
+    rows = select(rows, chosen_shard, lambda r: r.id)
     if not rows:
-        raise DatasetError(f"no instructions to generate from {location}")
+        raise DatasetError(f"no instructions to generate from {location}" + (f" in shard {shard}" if chosen_shard else ""))
     return Task(
         name="instruct",
         dataset=MemoryDataset([r.sample() for r in rows], name="instruct", location=location),
@@ -162,5 +172,6 @@ def instruct(
             "hard_answers": hard_answers,
             "source": source,
             "instructions": location,
+            **({"shard": shard_metadata(chosen_shard, len(rows), selected)} if chosen_shard else {}),
         },
     )

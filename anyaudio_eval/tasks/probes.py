@@ -30,6 +30,7 @@ def probes(
     reference_sha256: str | None = None,
     pooling: str | None = None,
     resampler: str | None = None,
+    shard: str | None = None,
 ) -> Task:
     """Synthetic probes with known attributes (speech, sound, music, mix) in en or zh.
 
@@ -49,6 +50,8 @@ def probes(
         reference_sha256: accept a modified prompts.py with this sha256.
         pooling: yes/no pooling, sum or max (default: the protocol's).
         resampler: soxr or linear (default: the protocol's).
+        shard: k/n runs shard k of n (a stable split by uuid, after shuffle and limit) to run the bench as n
+            processes; `anyaudio report` merges the n logs into one row.
     """
     if protocol == "anyaudio":
         prompt_language = prompt_language or language
@@ -63,6 +66,7 @@ def probes(
         shuffle=shuffle,
         seed=seed,
         resampler=judge_protocol.resampler,
+        shard=shard,
     )
     return judge_task(
         load,

@@ -112,6 +112,23 @@ def _demo_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+ACCELERATE_CONFIGS = ("ddp", "fsdp", "zero3", "cpu")
+
+
+def accelerate_config_path(name: str) -> str:
+    """The shipped `accelerate launch --config_file` for `name` (ddp, fsdp, zero3, cpu)."""
+    from pathlib import Path
+
+    if name not in ACCELERATE_CONFIGS:
+        raise ValueError(f"unknown accelerate config {name!r}; use one of {', '.join(ACCELERATE_CONFIGS)}")
+    return str(Path(__file__).resolve().parent / "accelerate" / f"{name}.yaml")
+
+
+def _accelerate_config(args: argparse.Namespace) -> int:
+    print(accelerate_config_path(args.name))
+    return 0
+
+
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `train` (sft, mine, grpo, demo-corpus) on the `anyaudio` subparsers; returns its parser."""
     train = subparsers.add_parser("train", help="train a judge: SFT, hard-sample mining, GRPO")
@@ -126,6 +143,13 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--language", default="en", choices=["en", "zh"])
     demo.set_defaults(func=_demo_corpus)
+    acc = stages.add_parser(
+        "accelerate-config",
+        help="print the path of a shipped accelerate config: accelerate launch --config_file \"$(anyaudio train "
+        "accelerate-config fsdp)\" -m anyaudio_eval.cli train sft ...",
+    )
+    acc.add_argument("name", choices=ACCELERATE_CONFIGS, help="ddp | fsdp (FSDP2) | zero3 (DeepSpeed) | cpu (gloo, CI)")
+    acc.set_defaults(func=_accelerate_config)
     return train
 
 

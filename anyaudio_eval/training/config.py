@@ -88,6 +88,7 @@ class GRPOSettings(TrainSettings):
     vllm_mode: str = "colocate"  # colocate (audio supported) | server (not supported for audio yet)
     vllm_gpu_memory_utilization: float = 0.3
     vllm_max_model_length: int | None = None
+    vllm_tensor_parallel_size: int = 1  # colocate: GPUs per vLLM engine (e.g. 2 or 4 for the 30B); divides the world
     lora: LoraSettings = field(default_factory=lambda: LoraSettings(enabled=True))
 
 

@@ -196,6 +196,7 @@ def grpo_arguments(settings: GRPOSettings, policy: Policy) -> Any:
             vllm_mode=settings.vllm_mode,
             vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
             vllm_max_model_length=settings.vllm_max_model_length,
+            vllm_tensor_parallel_size=settings.vllm_tensor_parallel_size,
         )
     return training_arguments(settings, cls=GRPOConfig, **extra)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -107,15 +108,30 @@ def resolve_model(spec: str, work_dir: str | Path) -> Path:
         family = spec.split(":", 1)[1] or "omni"
         path = Path(work_dir) / f"base-tiny-{family}"
         if not (path / "config.json").is_file():
-            save_tiny(path, family=family, layout="thinker" if family == "qwen2_audio" else "full")  # type: ignore[arg-type]
+            # Written aside and renamed into place: the processes of a distributed launch may race to build it.
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            save_tiny(tmp, family=family, layout="thinker" if family == "qwen2_audio" else "full")  # type: ignore[arg-type]
+            try:
+                os.rename(tmp, path)
+            except OSError:  # another process got there first: its copy is the same tiny model
+                shutil.rmtree(tmp, ignore_errors=True)
         return path.resolve()
     return resolve_checkpoint(spec)
 
 
 def resolve_device(device: str) -> str:
+    """auto -> cuda or cpu; under a distributed launch each process takes its own GPU (cuda:LOCAL_RANK)."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
     return device
+
+
+def sharded_launch() -> bool:
+    """`accelerate launch` with FSDP or DeepSpeed: the weights are sharded by the trainer, so every process
+    keeps its full copy on the CPU until then (8 full copies of a 30B model would not fit on the GPUs)."""
+    return any(os.environ.get(k, "").lower() in ("1", "true") for k in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
 
 
 def load_policy(spec: str, work_dir: str | Path, device: str = "auto", dtype: str = "auto",
@@ -130,7 +146,7 @@ def load_policy(spec: str, work_dir: str | Path, device: str = "auto", dtype: st
     if torch_dtype is None:
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
     family, model, tokenizer, feature_extractor = load_checkpoint(path, torch_dtype)
-    model.to(resolve_device(device))
+    model.to("cpu" if sharded_launch() else resolve_device(device))
     template = _chat_template(path, tokenizer)
     if getattr(model.config, "image_token_id", None) is None:
         # TRL reads config.image_token_id for any processor-based model; Qwen2-Audio has none.

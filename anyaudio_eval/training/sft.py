@@ -110,18 +110,64 @@ def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainR
 
 
 def train_and_export(trainer: Any, policy: Any, settings: Any, stage: str, corpus: Any) -> TrainResult:
-    """Record the run, train (resuming from the newest complete checkpoint), export `final/`: every stage's tail."""
-    from anyaudio_eval.training.modeling import export_checkpoint, resume_point, trainable_summary
+    """Record the run, train (resuming from the newest complete checkpoint), export `final/`: every stage's tail.
+
+    Under `accelerate launch` every process trains; only the main one writes the run record and the export."""
+    from anyaudio_eval.training.modeling import resume_point, trainable_summary
 
     out = Path(settings.output_dir)
     resume = resume_point(out, settings.resume)
-    write_run_info(settings, stage, {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
-                                     "base": str(policy.path), "resumed_from": resume})
+    main = trainer.is_world_process_zero()
+    if main:
+        write_run_info(settings, stage, {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
+                                         "base": str(policy.path), "resumed_from": resume,
+                                         "world_size": trainer.args.world_size})
     if resume:
         logger.info("resuming %s from %s", stage, resume)
     trainer.train(resume_from_checkpoint=resume)
-    final = export_checkpoint(
-        trainer.model, policy, out / "final", settings.export_layout,
-        metadata={"stage": stage, "global_step": trainer.state.global_step},
-    )
+    final = export_final(trainer, policy, settings, stage)
     return TrainResult(out, final, trainer.state.global_step, resume, list(trainer.state.log_history))
+
+
+def export_final(trainer: Any, policy: Any, settings: Any, stage: str) -> Path:
+    """`<output_dir>/final` in the layout the provider and vLLM load. With FSDP or DeepSpeed ZeRO-3 the weights
+    are sharded over the processes: the trainer first gathers them into one checkpoint (a collective call),
+    which the main process loads onto the CPU and exports."""
+    from anyaudio_eval.training.modeling import export_checkpoint
+
+    out = Path(settings.output_dir)
+    metadata = {"stage": stage, "global_step": trainer.state.global_step, "world_size": trainer.args.world_size}
+    model = trainer.model
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        gathered = out / "gathered"
+        trainer.save_model(str(gathered))
+        model = _load_gathered(gathered, policy, settings) if trainer.is_world_process_zero() else None
+    if trainer.is_world_process_zero():
+        export_checkpoint(model, policy, out / "final", settings.export_layout, metadata=metadata)
+    trainer.accelerator.wait_for_everyone()
+    return out / "final"
+
+
+def _load_gathered(gathered: Path, policy: Any, settings: Any) -> Any:
+    """A fresh CPU copy of the base with the gathered weights (full fine-tune) or adapters (LoRA) applied."""
+    import torch
+
+    from anyaudio_eval.providers.local import load_checkpoint
+
+    dtype = torch.bfloat16 if settings.dtype in ("bfloat16", "bf16") else torch.float32
+    _, model, _, _ = load_checkpoint(policy.path, dtype)
+    if settings.lora.enabled:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, str(gathered))
+    from safetensors.torch import load_file
+
+    state: dict[str, Any] = {}
+    for f in sorted(gathered.glob("*.safetensors")):
+        state.update(load_file(str(f)))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    trainable_missing = [k for k in missing if "visual" not in k]  # a frozen, unused vision tower may be left out
+    if trainable_missing or unexpected:
+        raise RuntimeError(f"gathered weights in {gathered} do not match the base: missing {trainable_missing[:5]}, "
+                           f"unexpected {unexpected[:5]}")
+    return model
