@@ -9,6 +9,7 @@ with `--model-role judge=<audio LLM>` and, unless the samples carry rubrics, `--
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import defaultdict
 from typing import Any
@@ -18,11 +19,14 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, Value,
 from inspect_ai.solver import TaskState
 from inspect_ai.util import materialize_media
 
+from anyaudio_eval.acoustic.speech import SpeechTools
+from anyaudio_eval.audio import audio_from_reference
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.grounding import grounding_check, spectrum_matched_noise
 from anyaudio_eval.judge.procedure import JudgeMode, judge_audio
 from anyaudio_eval.rubric.decompose import decompose
+from anyaudio_eval.scorers.intelligibility import intelligibility
 from anyaudio_eval.scorers.metrics import grounding_summary
 
 DEFAULT_DOMAIN = "mix"
@@ -55,7 +59,8 @@ def _selected(sample_id: Any, share: float, seed: int) -> bool:
 
 @metric
 def generator_metrics(threshold: float = 0.5) -> Metric:
-    """Pass rate, mean score per domain, and the dimensions whose items fail most often."""
+    """Pass rate, mean score per domain, the dimensions whose items fail most often, and mean WER / CER of
+    the samples that had a text to speak (absent, not 0, when none was measured)."""
 
     def compute(scores: list[SampleScore]) -> Value:
         metas = [s.score.metadata or {} for s in scores]
@@ -75,6 +80,13 @@ def generator_metrics(threshold: float = 0.5) -> Metric:
                     fails[item.get("dimension") or "?"].append(float(item["p_yes"] < 0.5))
         for domain, xs in sorted(by_domain.items()):
             out[f"score_{domain}"] = sum(xs) / len(xs)
+        rates: dict[str, list[float]] = defaultdict(list)
+        for m in metas:
+            if m.get("intelligibility"):
+                rates[m["intelligibility"]["metric"]].append(float(m["intelligibility"]["value"]))
+        for name, xs in sorted(rates.items()):
+            out[name] = sum(xs) / len(xs)
+            out[f"{name}_samples"] = float(len(xs))
         checks = [("yes", m["grounding"]) for m in metas if m.get("grounding")]
         if checks:  # generated clips are all meant to match: every checked sample counts as a positive
             out.update(grounding_summary(checks))
@@ -98,6 +110,7 @@ def rubric_judge(
     clean: bool = True,
     grounding: float = 0.0,
     seed: int = 0,
+    asr: str | None = "auto",
 ) -> Scorer:
     """Alignment score in [0, 1] of the generated audio with the sample's instruction.
 
@@ -113,7 +126,17 @@ def rubric_judge(
         grounding: share of samples (chosen by a seeded hash of the sample id) judged again with silence and
             with spectrum-matched noise of the clip, to measure whether the judge listens.
         seed: seed of the grounding selection.
+        asr: Whisper model for intelligibility (WER/CER against the sample's `text`, when it has one):
+            auto, off, base, tiny.en, a model directory or a hub name (see `anyaudio_eval.acoustic.speech`).
     """
+    tools: SpeechTools | None = None
+
+    async def measure_intelligibility(audio: str, text: str) -> dict[str, Any] | None:
+        nonlocal tools
+        if tools is None:
+            tools = SpeechTools(asr=asr, vad=False, notice=False)
+        found = await asyncio.to_thread(intelligibility, audio_from_reference(audio), text, tools)
+        return found.model_dump() if found else None
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata or {}
@@ -180,6 +203,11 @@ def rubric_judge(
                 swap_source="spectrum-matched noise",
             )
             context["grounding"] = check.model_dump()
+        if meta.get("text"):  # beside the rubric score, never part of it
+            heard = await measure_intelligibility(audio, str(meta["text"]))
+            if heard:
+                context["intelligibility"] = heard
+                context[heard["metric"]] = heard["value"]
         return Score(
             value=result.score,
             answer=f"{result.score:.3f}",

@@ -84,6 +84,7 @@ def instruct(
     threshold: float = 0.5,
     clean: bool = True,
     use_bench_rubrics: bool = True,
+    asr: str = "auto",
 ) -> Task:
     """Score an audio generator on instructions with the dynamic-rubric judge.
 
@@ -102,6 +103,8 @@ def instruct(
         threshold: score at which a sample passes.
         clean: run the cleaning pass after decomposition.
         use_bench_rubrics: for source=bench, judge with the bench's rubrics instead of decomposing again.
+        asr: Whisper model for intelligibility (WER for English, CER for Chinese) of rows with a `text`:
+            auto, off, base, tiny.en, a model directory or a hub name. Reported beside the rubric score.
     """
     check_judge_args(mode, prompt_language, "skip", threshold)
     if source == "bench":
@@ -135,6 +138,7 @@ def instruct(
             rubric_language=rubric_language,
             threshold=threshold,
             clean=clean,
+            asr=asr,
         ),
         version=TASK_VERSION,
         metadata={
@@ -145,5 +149,6 @@ def instruct(
             "rubric_language": rubric_language,
             "source": source,
             "instructions": location,
+            "asr": asr,
         },
     )
