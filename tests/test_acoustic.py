@@ -239,3 +239,12 @@ def test_all_items_fast_on_10_s_clip():
     answers = [answer_item(f, q) for q in qs]
     assert time.perf_counter() - t0 < 0.5
     assert all(0.02 <= a.p_yes <= 0.98 for a in answers)
+
+
+def test_ordinary_level_abstains():
+    # -18 LUFS is how ordinary speech is published: level alone cannot say "loud" or "shouting"
+    ordinary = ClipFeatures(_normalise(_pink(3 * SR), -18.0))
+    ans = answer_item(ordinary, "Is the sound loud?")
+    assert ans.p_yes == 0.5 and not ans.measured and "ordinary level" in ans.evidence
+    assert answer_item(ClipFeatures(_normalise(_pink(3 * SR), -10.0)), "Is the sound loud?").p_yes > 0.8
+    assert answer_item(ClipFeatures(_normalise(_pink(3 * SR), -38.0)), "Is the sound quiet?").p_yes > 0.8

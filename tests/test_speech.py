@@ -159,3 +159,18 @@ def test_instruct_reports_wer_beside_the_unchanged_score(tmp_path):
     # intelligibility sits beside the rubric score: same score with or without it; absent (not 0) when off
     assert {k: s.value for k, s in off_scores.items()} == {k: s.value for k, s in scores.items()}
     assert "wer" not in off_metrics and "intelligibility" not in off_scores["said"].metadata
+
+
+def test_calibration_manifest_is_labelled_licensed_and_keeps_reserved_sources_out():
+    from pathlib import Path
+
+    manifest = Path(__file__).resolve().parent.parent / "anyaudio_eval" / "data" / "calibration" / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
+    reserved = ("asterisk-core-sounds-en", "alsa-utils", "gcin-voice", "sonic-pi-samples", "sound-theme-freedesktop")
+    assert len(rows) >= 50 and len({r["audio"] for r in rows}) == len(rows)
+    for r in rows:
+        assert r["licence"] and r["package"] and r["source"]
+        assert not any(r["package"] == p or r["package"].startswith(p + "-") for p in reserved), r["package"]
+        assert r["rubric"] and all(i["label"] in ("yes", "no") and i["question"] for i in r["rubric"])
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"speech", "music"} and {r["language"] for r in rows if r["kind"] == "speech"} >= {"es", "it"}

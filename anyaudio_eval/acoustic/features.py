@@ -495,6 +495,15 @@ class ClipFeatures:
         return float(len(self.syllable_peaks) / t)
 
     @cached_property
+    def word_rate(self) -> tuple[int, float] | None:
+        """(words heard by ASR, words per second of VAD speech time); characters for Chinese. None without
+        both tools or without words."""
+        tr, t = self.transcript, self.vad_speech_s
+        if tr is None or not t or tr.n_words == 0:
+            return None
+        return tr.n_words, tr.n_words / t
+
+    @cached_property
     def gender(self) -> str | None:
         """'male' / 'female' from median F0 (165 Hz split); only when speech is present."""
         if not self.speech_present or self.pitch.median_hz is None:
