@@ -174,3 +174,14 @@ def test_calibration_manifest_is_labelled_licensed_and_keeps_reserved_sources_ou
         assert r["rubric"] and all(i["label"] in ("yes", "no") and i["question"] for i in r["rubric"])
     kinds = {r["kind"] for r in rows}
     assert kinds == {"speech", "music"} and {r["language"] for r in rows if r["kind"] == "speech"} >= {"es", "it"}
+
+
+def test_no_speech_means_every_word_missed_without_asking_whisper(monkeypatch):
+    from anyaudio_eval.scorers import intelligibility as intel
+
+    def no_call(*args, **kwargs):
+        raise AssertionError("Whisper must not run on a clip without speech")
+
+    monkeypatch.setattr(intel, "transcribe", no_call)
+    found = intel.intelligibility(tone(300.0, 2.0), "hello there", SpeechTools(asr="tiny.en"))
+    assert (found.metric, found.value, found.transcript) == ("wer", 1.0, "")

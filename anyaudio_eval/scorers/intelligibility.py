@@ -15,6 +15,7 @@ import unicodedata
 import numpy as np
 from pydantic import BaseModel
 
+from anyaudio_eval.acoustic.features import ClipFeatures
 from anyaudio_eval.acoustic.speech import (
     SpeechTools,
     has_cjk,
@@ -62,8 +63,13 @@ def intelligibility(wav: np.ndarray, text: str, tools: SpeechTools) -> Intelligi
     if language != "en" and not is_multilingual(tools.asr_model):
         notice_once(f"intelligibility off for {language} text: ASR model {model_label(tools.asr_model)} is English-only")
         return None
-    heard = transcribe(wav, tools.asr_model, language=language)
-    metric, value = error_rate(text, heard.text)
+    text_heard, model = "", model_label(tools.asr_model)
+    speech_s = ClipFeatures(wav, tools=tools).vad_speech_s if tools.vad else None
+    if speech_s is None or speech_s >= ClipFeatures.MIN_SPEECH_S:
+        # no speech, no words: Whisper is not asked (it invents "thank you" on tones and noise)
+        heard = transcribe(wav, tools.asr_model, language=language)
+        text_heard, model = heard.text, heard.model
+    metric, value = error_rate(text, text_heard)
     return Intelligibility(
-        metric=metric, value=value, transcript=heard.text, reference=text, asr_model=heard.model, language=language
+        metric=metric, value=value, transcript=text_heard, reference=text, asr_model=model, language=language
     )

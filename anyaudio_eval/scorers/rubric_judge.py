@@ -134,7 +134,7 @@ def rubric_judge(
     async def measure_intelligibility(audio: str, text: str) -> dict[str, Any] | None:
         nonlocal tools
         if tools is None:
-            tools = SpeechTools(asr=asr, vad=False, notice=False)
+            tools = SpeechTools(asr=asr, vad=True, notice=False)
         found = await asyncio.to_thread(intelligibility, audio_from_reference(audio), text, tools)
         return found.model_dump() if found else None
 
