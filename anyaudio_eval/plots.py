@@ -1,7 +1,7 @@
 """PNG plots of finished logs (`anyaudio report LOG... --plot DIR`).
 
 Every number is recomputed from the logged per-sample scores, with the same functions as the tables
-(`scorers.metrics`). Four figures:
+(`scorers.metrics`). Figures:
 
 - `roc.png`: ROC curve of the continuous score, one panel per subset (and one for all samples), one line per
   judge, AUROC in the legend;
@@ -10,7 +10,10 @@ Every number is recomputed from the logged per-sample scores, with the same func
 - `accuracy_by_subset.png`: accuracy per subset at each run's threshold, grouped bars (one bar per judge and
   language, en and zh side by side);
 - `failed_dimensions.png` (generator logs, `rubric_judge` scorer): the rubric dimensions whose items fail most
-  often, one panel per generator log.
+  often, one panel per generator log;
+- `generators_forest.png` (generator logs): each generator's mean score and the paired differences, with their
+  bootstrap 95% CIs; `human_alignment_forest.png` (human_alignment logs): LCC, SRCC and KTAU with CIs per
+  judge and mode.
 
 matplotlib runs with the Agg backend (no display needed). Builders return the Figure, so callers and tests can
 inspect it; `write_report_plots` saves them and returns the paths written.
@@ -302,19 +305,12 @@ class DimensionFailures:
         return self.failed / self.judged if self.judged else float("nan")
 
 
-def failed_dimensions(log_path: str | Path, top: int = TOP_DIMENSIONS) -> tuple[str, list[DimensionFailures]]:
-    """(model, dimensions ranked by failure rate) of a generator log; an item fails when p_yes < 0.5.
-
-    Unparsed items are left out (as in the scorer's `fail_rate_*` metrics). Empty for logs without
-    `rubric_judge` scores.
-    """
-    from inspect_ai.log import read_eval_log
-
-    log = read_eval_log(str(log_path))
+def rank_failed_dimensions(metas: Sequence[dict[str, Any]], top: int = TOP_DIMENSIONS) -> list[DimensionFailures]:
+    """Rubric dimensions ranked by failure rate over `rubric_judge` score metadata; an item fails when
+    p_yes < 0.5. Unparsed items are left out (as in the scorer's `fail_rate_*` metrics)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for sample in log.samples or []:
-        score = (sample.scores or {}).get(GENERATOR_SCORER)
-        for item in ((score.metadata or {}) if score else {}).get("items", []):
+    for meta in metas:
+        for item in (meta or {}).get("items", []):
             if item.get("parsed") and item.get("p_yes") is not None:
                 c = counts[str(item.get("dimension") or "?")]
                 c[0] += float(item["p_yes"]) < 0.5
@@ -323,7 +319,20 @@ def failed_dimensions(log_path: str | Path, top: int = TOP_DIMENSIONS) -> tuple[
         (DimensionFailures(d, f, n) for d, (f, n) in counts.items()),
         key=lambda x: (-x.rate, -x.judged, x.dimension),
     )
-    return log.eval.model, ranked[:top]
+    return ranked[:top]
+
+
+def failed_dimensions(log_path: str | Path, top: int = TOP_DIMENSIONS) -> tuple[str, list[DimensionFailures]]:
+    """(model, dimensions ranked by failure rate) of a generator log; empty for logs without `rubric_judge`
+    scores."""
+    from inspect_ai.log import read_eval_log
+
+    log = read_eval_log(str(log_path))
+    metas = []
+    for sample in log.samples or []:
+        score = (sample.scores or {}).get(GENERATOR_SCORER)
+        metas.append((score.metadata or {}) if score else {})
+    return log.eval.model, rank_failed_dimensions(metas, top)
 
 
 def failed_dimensions_figure(logs: Sequence[tuple[str, list[DimensionFailures]]]) -> Figure:
@@ -352,15 +361,55 @@ def failed_dimensions_figure(logs: Sequence[tuple[str, list[DimensionFailures]]]
     return fig
 
 
+def forest_figure(
+    panels: Sequence[tuple[str, Sequence[tuple[str, float, float, float]]]],
+    xlabel: str | Sequence[str],
+    reference: float | None | Sequence[float | None] = None,
+) -> Figure:
+    """Forest plot: per panel (title, [(label, estimate, low, high)]), one row per label with its 95% CI as a
+    horizontal bar; `reference` (one value, or one per panel) draws a dotted vertical line (0 for differences)."""
+    plt = _pyplot()
+    tallest = max((len(rows) for _, rows in panels), default=1)
+    longest = max((len(r[0]) for _, rows in panels for r in rows), default=10)
+    width = len(panels) * (4.0 + 0.065 * longest)  # room for the row labels beside each panel
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 1.4 + 0.5 * tallest), squeeze=False)
+    labels_x = [xlabel] * len(panels) if isinstance(xlabel, str) else list(xlabel)
+    refs = list(reference) if isinstance(reference, Sequence) else [reference] * len(panels)
+    for ax, (title, rows), label, ref in zip(axes[0], panels, labels_x, refs, strict=True):
+        ys = list(range(len(rows)))[::-1]
+        for y, (_, value, low, high) in zip(ys, rows, strict=True):
+            if math.isnan(value):
+                continue
+            if not (math.isnan(low) or math.isnan(high)):
+                ax.plot([low, high], [y, y], color="#4c72b0", linewidth=2.5, solid_capstyle="butt")
+            ax.plot([value], [y], marker="s", color="black", markersize=6)
+            ax.annotate(f" {value:.3g}", (value, y), xytext=(0, 6), textcoords="offset points", fontsize=7, ha="center")
+        if ref is not None:
+            ax.axvline(ref, color="grey", linestyle=":", linewidth=1)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([r[0] for r in rows], fontsize=8)
+        ax.set_xlabel(label)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
 # -- the report entry point --------------------------------------------------------------------------
 
 
-def write_report_plots(summaries: Sequence[LogSummary], out_dir: str | Path) -> list[Path]:
+def write_report_plots(
+    summaries: Sequence[LogSummary],
+    out_dir: str | Path,
+    extra: Sequence[tuple[str, Figure]] = (),
+    generator_paths: Sequence[str] = (),
+) -> list[Path]:
     """Write every plot the logs allow into `out_dir` (created); returns the PNG paths written.
 
     Bench/probe logs (bench_alignment scores) give the ROC, reliability and accuracy figures; generator logs
-    (rubric_judge scores) give the failed-dimension figure. Thresholds are those of the summaries (so
-    `anyaudio report --threshold` re-thresholds the bars too).
+    (rubric_judge scores: summaries without records, or `generator_paths`) give the failed-dimension figure.
+    Thresholds are those of the summaries (so `anyaudio report --threshold` re-thresholds the bars too).
+    `extra` figures (the forest plots of generator and human-alignment logs) are written as well.
     """
     plt = _pyplot()
     out = Path(out_dir)
@@ -372,10 +421,11 @@ def write_report_plots(summaries: Sequence[LogSummary], out_dir: str | Path) -> 
             ("reliability.png", reliability_figure(summaries)),
             ("accuracy_by_subset.png", accuracy_figure(summaries)),
         ]
-    generator_logs = [failed_dimensions(s.path) for s in summaries if not s.records]
-    generator_logs = [g for g in generator_logs if g[1]]
+    paths = [s.path for s in summaries if not s.records] + list(generator_paths)
+    generator_logs = [g for g in (failed_dimensions(p) for p in paths) if g[1]]
     if generator_logs:
         figures.append(("failed_dimensions.png", failed_dimensions_figure(generator_logs)))
+    figures += list(extra)
     written = []
     for name, fig in figures:
         path = out / name

@@ -5,7 +5,8 @@
                               decomposer="openai/gpt-4.1-mini", domain="speech")
     reward = result.score  # mean p_yes in [0, 1]; result.items has the per-item verdicts
 
-Uses the same judging procedure and prompts as the bench and the `rubric_judge()` scorer.
+Uses the same judging procedure and prompts as the bench and the `rubric_judge()` scorer; `protocol="reference"`
+gives the authors' released judge call (see `rubric.protocol`).
 """
 
 from __future__ import annotations
@@ -23,22 +24,24 @@ from anyaudio_eval.audio import TARGET_SR, cache_audio, file_data_uri, wav_data_
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
 from anyaudio_eval.rubric.decompose import decompose
+from anyaudio_eval.rubric.protocol import Protocol, get_protocol
 
 AudioInput = np.ndarray | bytes | str | Path
 logger = logging.getLogger(__name__)
 
 
-def _as_data_uri(audio: AudioInput, sample_rate: int) -> str:
+def _as_data_uri(audio: AudioInput, sample_rate: int, resampler: str = "soxr") -> str:
     if isinstance(audio, np.ndarray):
         if sample_rate != TARGET_SR or audio.ndim != 1:
             from anyaudio_eval.audio import to_mono_16k
 
             data = audio if audio.ndim == 2 else audio[:, None]
-            audio = to_mono_16k(data.astype(np.float32), sample_rate)
-        return wav_data_uri(audio.astype(np.float32))
+            audio = to_mono_16k(data.astype(np.float32), sample_rate, resampler=resampler)
+        # float samples stay float under the linear (release) pipeline
+        return wav_data_uri(audio.astype(np.float32), subtype="FLOAT" if resampler == "linear" else "PCM_16")
     if isinstance(audio, str) and audio.startswith("data:"):
         return audio
-    return file_data_uri(cache_audio(audio))
+    return file_data_uri(cache_audio(audio, resampler=resampler))
 
 
 def _model(model: Model | str) -> Model:
@@ -56,8 +59,21 @@ async def alignment_reward_async(
     prompt_language: str = "zh",
     rubric_language: str = "zh",
     sample_rate: int = TARGET_SR,
+    protocol: Protocol | str = "anyaudio",
+    reference: str | None = None,
+    reference_sha256: str | None = None,
+    hard_answers: str = "unscored",
 ) -> JudgeResult:
-    """Judge `audio` against `rubric`, or against a rubric decomposed from `instruction` (cached on disk)."""
+    """Judge `audio` against `rubric`, or against a rubric decomposed from `instruction` (cached on disk).
+
+    `protocol`: a `Protocol`, or its name (`reference` reads the release from `reference=` or the cache).
+    """
+    judge_protocol = (
+        protocol
+        if isinstance(protocol, Protocol)
+        else get_protocol(protocol, prompt_language, reference=reference, reference_sha256=reference_sha256)
+    )
+    prompt_language = judge_protocol.language
     if rubric is None and instruction is None:
         raise ValueError("give an instruction or a rubric")
     if rubric is not None:
@@ -67,12 +83,26 @@ async def alignment_reward_async(
     else:
         if decomposer is None:
             raise ValueError("an instruction without a rubric needs a decomposer model (decomposer=...)")
-        decomposition = await decompose(_model(decomposer), instruction or "", domain, rubric_language)
+        decomposition = await decompose(
+            _model(decomposer), instruction or "", domain, rubric_language, protocol=judge_protocol
+        )
         if decomposition.error:
-            return JudgeResult(mode=mode, prompt_language=prompt_language, error=decomposition.error)
+            return JudgeResult(
+                mode=mode,
+                prompt_language=prompt_language,
+                protocol=judge_protocol.name,
+                error=decomposition.error,
+            )
         items = decomposition.items
     return await judge_audio(
-        _model(judge), _as_data_uri(audio, sample_rate), items, mode, prompt_language, caption=instruction
+        _model(judge),
+        _as_data_uri(audio, sample_rate, judge_protocol.resampler),
+        items,
+        mode,
+        prompt_language,
+        caption=instruction,
+        protocol=judge_protocol,
+        hard_answers=hard_answers,
     )
 
 
@@ -86,7 +116,10 @@ async def batch_alignment_rewards(
 ) -> list[float]:
     """Rewards for a GRPO batch; a clip that cannot be judged gets 0.0 and a logged warning with the reason."""
     results = await asyncio.gather(
-        *(alignment_reward_async(clip, instruction, **kwargs) for clip, instruction in zip(clips, instructions, strict=True))
+        *(
+            alignment_reward_async(clip, instruction, **kwargs)
+            for clip, instruction in zip(clips, instructions, strict=True)
+        )
     )
     for i, r in enumerate(results):
         if r.score is None:

@@ -80,8 +80,11 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
-                payload = json.dumps(outer.reply(body, audio_of(body))).encode()
-                self.send_response(200)
+                reply = outer.reply(body, audio_of(body))
+                # A reply may set "_status" (an HTTP error) and "_raw" (a body that is not JSON).
+                status = int(reply.pop("_status", 200))
+                payload = reply.pop("_raw", None) or json.dumps(reply).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -121,11 +121,31 @@ def test_clip_over_max_seconds_is_refused_with_its_length():
     assert len(load_audio(data, max_seconds=3.5)) == 3 * TARGET_SR
 
 
-def test_partly_nan_clip_is_kept_with_nans_zeroed():
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_partly_non_finite_clip_is_refused_with_the_count(bad):
     wav = tone(seconds=1.0)
-    wav[:100] = np.nan
-    out = load_audio(encode(wav, subtype="FLOAT"))
-    assert np.isfinite(out).all()
+    wav[:100] = bad
+    data = encode(wav, subtype="FLOAT")
+    with pytest.raises(AudioError, match="non-finite .*: 100 of 16000"):
+        load_audio(data)
+    with pytest.raises(AudioError, match="non-finite"):
+        cache_audio(data)
+
+
+def test_duration_is_checked_from_the_header_before_decoding(tmp_path, monkeypatch):
+    """A clip over the limit is refused without decoding a sample (bytes and files, as files/ reads)."""
+    data = encode(tone(seconds=3.0))
+    path = tmp_path / "long.wav"
+    path.write_bytes(data)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("samples were decoded")
+
+    monkeypatch.setattr(sf.SoundFile, "read", no_decoding)
+    monkeypatch.setattr(sf, "read", no_decoding)
+    for source in (data, path):
+        with pytest.raises(AudioError, match=r"3\.0 s long, over the limit of 2 s"):
+            cache_audio(source, max_seconds=2.0, directory=tmp_path / "cache")
 
 
 def test_missing_file_raises_audio_error(tmp_path):

@@ -268,12 +268,10 @@ def test_unselected_bad_audio_is_never_read(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "bad", "valid"),
     [
-        ({"subsets": "sound,speeech"}, "speeech", SUBSETS),
-        ({"types": ["pos", "negative"]}, "negative", TYPES),
         ({"labels": "maybe"}, "maybe", LABELS),
         ({"language": "fr"}, "fr", LANGUAGES),
     ],
-    ids=["subset", "type", "label", "language"],
+    ids=["label", "language"],
 )
 def test_unknown_filter_values_fail_at_once_listing_valid_values(tmp_path, kwargs, bad, valid):
     # The dataset does not exist: the filter error must come first, before any data is touched.
@@ -282,6 +280,50 @@ def test_unknown_filter_values_fail_at_once_listing_valid_values(tmp_path, kwarg
     message = str(info.value)
     assert repr(bad) in message
     assert ", ".join(valid) in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "bad", "valid"),
+    [
+        ({"subsets": "sound,speeech"}, "speeech", SUBSETS),
+        ({"types": ["pos", "negative"]}, "negative", TYPES),
+    ],
+    ids=["subset", "type"],
+)
+def test_filter_names_in_neither_the_bench_nor_the_data_fail_before_audio_is_read(tmp_path, kwargs, bad, valid):
+    """A subset or type outside the bench taxonomy is a typo unless some row has it (read from metadata only)."""
+    write_parquet(tmp_path / "en" / "test-00000-of-00001.parquet", [row("a", embedded(b"not audio"))])
+    with pytest.raises(DatasetError) as info:
+        load_bench(str(tmp_path), **kwargs)
+    message = str(info.value)
+    assert repr(bad) in message and ", ".join(valid) in message
+
+
+def test_unknown_subset_or_type_is_skipped_unless_named(tmp_path):
+    good = embedded(encode(tone()))
+    rows = [
+        row("ok", good),
+        row("odd-subset", good, subset="podcast"),
+        row("odd-type", good, type_="pos_human"),
+    ]
+    write_parquet(tmp_path / "en" / "test-00000-of-00001.parquet", rows)
+    load = load_bench(str(tmp_path))
+    assert [r.uuid for r in load.rows] == ["ok"]
+    reasons = {s.uuid: s.reason for s in load.skipped}
+    assert "unknown subset 'podcast'" in reasons["odd-subset"] and "-T subsets=podcast" in reasons["odd-subset"]
+    assert "unknown type 'pos_human'" in reasons["odd-type"]
+    # Naming it evaluates it.
+    assert [r.uuid for r in load_bench(str(tmp_path), subsets="podcast").rows] == ["odd-subset"]
+    assert [r.uuid for r in load_bench(str(tmp_path), types="pos_human,pos").rows] == ["ok", "odd-type"]
+
+
+def test_a_dataset_with_its_own_taxonomy_keeps_all_its_names(tmp_path):
+    """No bench subset (or type) at all: the names are the dataset's own, and every row is evaluated."""
+    good = embedded(encode(tone()))
+    rows = [row("a", good, subset="podcast", type_="human"), row("b", good, subset="audiobook", type_="human")]
+    write_parquet(tmp_path / "en" / "test-00000-of-00001.parquet", rows)
+    load = load_bench(str(tmp_path))
+    assert [r.subset for r in load.rows] == ["podcast", "audiobook"] and not load.skipped
 
 
 @pytest.mark.parametrize(
@@ -465,3 +507,40 @@ def test_jsonl_lines_that_are_not_objects_are_skipped_and_named(tmp_path):
         "m.jsonl:2": "line is not a JSON object",
         "m.jsonl:3": "invalid JSON: Expecting property name enclosed in double quotes",
     }
+
+
+# -- bad input never crashes the load (issue 14) ---------------------------------------------------
+
+
+def test_base64_string_audio_bytes_load_and_bad_ones_skip_the_row(tmp_path):
+    import base64
+
+    clip = encode(tone())
+    text = base64.b64encode(clip).decode()
+    rows = [
+        row("b64", {"bytes": text, "path": "a.wav"}),
+        row("data-uri", {"bytes": "data:audio/wav;base64," + text, "path": None}),
+        row("not-b64", {"bytes": "this is not base64!", "path": "b.wav"}),
+        row("a-list", {"bytes": [1, 2, 3], "path": None}),
+        row("a-number", 42),
+    ]
+    path = write_jsonl(tmp_path / "en.jsonl", rows)
+    load = load_bench(str(path))
+    assert [r.uuid for r in load.rows] == ["b64", "data-uri"]
+    reasons = {s.uuid: s.reason for s in load.skipped}
+    assert "not base64" in reasons["not-b64"]
+    assert "has type list" in reasons["a-list"] and "has type int" in reasons["a-number"]
+
+
+def test_no_usable_row_is_one_message_counting_the_reasons(tmp_path):
+    rows = [row(f"bad-{i}", embedded(b"junk" * 10)) for i in range(3)] + [row("dup", embedded(b"x")), row("dup", embedded(b"x"))]
+    path = write_parquet(tmp_path / "bad.parquet", rows)
+    load = load_bench(str(path))
+    with pytest.raises(DatasetError) as info:
+        load.require_rows()
+    message = str(info.value)
+    assert "no usable rows" in message and "4 x undecodable audio" in message and "1 x duplicate uuid" in message
+    from inspect_ai._util.error import PrerequisiteError
+
+    # Inspect prints a PrerequisiteError as its message, without a traceback.
+    assert isinstance(info.value, PrerequisiteError) and info.value.message == message

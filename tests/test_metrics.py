@@ -56,7 +56,7 @@ def test_ece_hand_value():
     assert expected_calibration_error([1.0], [True]) == 0.0
 
 
-def test_summary_names_and_negative_types():
+def test_summary_names_and_every_type():
     records = [
         R(0.9, "yes", type_="pos"),
         R(0.6, "no", type_="neg_change", n_unparsed=1),
@@ -66,7 +66,7 @@ def test_summary_names_and_negative_types():
     s = bench_summary(records, 0.5)
     assert s["accuracy"] == 0.5
     assert s["acc_neg_swap"] == 1.0 and s["acc_neg_change"] == 0.0
-    assert "acc_pos" not in s  # only negative types get their own accuracy
+    assert s["acc_pos"] == 0.5  # every type gets its accuracy, positives included
     assert s["acc_sound"] == pytest.approx(2 / 3) and s["acc_music"] == 0.0
     assert s["unparsed_item_share"] == 1 / 8
     assert s["accuracy_at_0.8"] == 0.75  # at 0.8 the 0.6 negative becomes right
@@ -88,5 +88,14 @@ def test_item_summary_by_dimension_counts_abstentions_as_wrong_overall():
     assert out["item_abstention_share"] == 2 / 5
     assert out["item_acc_pitch"] == 0.5 and out["item_acc_tempo"] == 1.0
     assert "item_acc_key" not in out  # nothing answered
-    assert out["item_abstain_tempo"] == 0.5 and out["item_abstain_key"] == 1.0
-    assert "item_abstain_pitch" not in out  # no abstentions: not listed
+    assert out["item_abstention_tempo"] == 0.5 and out["item_abstention_key"] == 1.0
+    assert "item_abstention_pitch" not in out  # no abstentions: not listed
+
+
+def test_metric_names_are_identifiers():
+    from anyaudio_eval.scorers.metrics import ItemRecord, item_summary, metric_key
+
+    assert metric_key("speaking rate") == "speaking_rate" and metric_key("Speaker_A-性别") == "speaker_a_性别"
+    out = item_summary([ItemRecord("speaking rate", "yes", 0.9), ItemRecord("speaking rate", "no", 0.5)])
+    assert out["item_acc_speaking_rate"] == 1.0 and out["item_abstention_speaking_rate"] == 0.5
+    assert all(" " not in key for key in out)

@@ -56,15 +56,49 @@ def test_audio_and_logprobs_on_the_wire(bench_dir, monkeypatch):
     assert all(i["soft"] for i in items)
 
 
-def test_no_logprobs_falls_back_to_hard_answers(bench_dir, monkeypatch):
-    def reply(body, wav):
-        return completion("Yes." if wav is not None and abs(wav).max() > 0.05 else "no")
+def _word_only(body, wav):
+    return completion("Yes." if wav is not None and abs(wav).max() > 0.05 else "no")
 
-    with FakeOpenAI(reply) as server:
+
+def test_no_logprobs_leaves_items_unparsed_by_default(bench_dir, monkeypatch):
+    """Never a silent 0 or 1: a one-word reply without logprobs is unparsed, with the reason."""
+    with FakeOpenAI(_word_only) as server:
         log = run(bench_dir, server, monkeypatch)
+    scores = [s.scores["bench_alignment"] for s in log.samples]
+    assert log.results.scores[0].unscored_samples == 8
+    items = [i for s in scores for i in s.metadata["items"]]
+    assert all(not i["parsed"] and i["p_yes"] is None and "hard_answers=allow" in i["reason"] for i in items)
+    assert "hard_answers=allow" in scores[0].metadata["error"]
+    assert "hard_item_share" not in metrics(log)
+
+
+def test_hard_answers_allow_keeps_them_and_reports_their_share(bench_dir, monkeypatch, caplog):
+    from anyaudio_eval.scorers import metrics as metrics_module
+
+    metrics_module._warn_once.cache_clear()
+    with FakeOpenAI(_word_only) as server:
+        log = run(bench_dir, server, monkeypatch, hard_answers="allow")
     items = [i for s in log.samples for i in s.scores["bench_alignment"].metadata["items"]]
     assert all(not i["soft"] and i["p_yes"] in (0.0, 1.0) for i in items)
-    assert metrics(log)["accuracy"] == 1.0
+    m = metrics(log)
+    assert m["accuracy"] == 1.0 and m["hard_item_share"] == 1.0
+    assert log.eval.metadata["hard_answers"] == "allow"
+    # Warned, once, although Inspect computes the metrics more than once in a run.
+    assert caplog.text.count("hard 0/1 answers without logprobs") == 1
+
+
+@pytest.mark.parametrize(
+    "logprobs",
+    [{"yes": float("inf"), "no": -3.0}, {"yes": float("nan"), "no": -0.1}, {"yes": -0.1, "no": float("-inf")}],
+    ids=["+inf", "nan", "-inf"],
+)
+def test_non_finite_logprobs_are_never_a_verdict(bench_dir, monkeypatch, logprobs):
+    """Even with hard_answers=allow: a broken distribution is unparsed, never read from the other side."""
+    with FakeOpenAI(lambda body, wav: completion("yes", logprobs)) as server:
+        log = run(bench_dir, server, monkeypatch, hard_answers="allow", limit=2)
+    items = [i for s in log.samples for i in s.scores["bench_alignment"].metadata["items"]]
+    assert items and all(not i["parsed"] and "non-finite logprob" in i["reason"] for i in items)
+    assert log.results.scores[0].unscored_samples == 2
 
 
 def test_refusal_is_unparsed_and_unscored(bench_dir, monkeypatch):
@@ -90,7 +124,7 @@ def test_generate_mode_and_malformed_json(bench_dir, monkeypatch):
     assert "logprobs" not in server.requests[0] or not server.requests[0]["logprobs"]
     scores = {s.id: s.scores["bench_alignment"] for s in log.samples}
     positives = [s for s in log.samples if s.metadata["label"] == "yes"]
-    assert all(scores[s.id].value == 1.0 for s in positives)
+    assert all(scores[s.id].value["correct"] == 1.0 for s in positives)
     assert all(scores[s.id].metadata["items"][0]["evidence"] == "a tone" for s in positives)
     # Malformed answers leave the negatives unscored, not judged "no".
     assert log.results.scores[0].unscored_samples == 4

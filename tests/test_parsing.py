@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyaudio_eval.rubric.parsing import p_yes_from_top_logprobs, parse_answer_list, word_answer
+from anyaudio_eval.rubric.parsing import (
+    nonfinite_logprob,
+    p_yes_from_top_logprobs,
+    parse_answer_list,
+    word_answer,
+)
 
 
 def test_word_answers():
@@ -109,3 +115,25 @@ def test_adversarial_arrays_only_yield_checked_ids(elements):
         assert 0 <= i < 4
         sources = [e for e in elements if e["id"] == i and not isinstance(e["id"], bool)]
         assert len(sources) == 1 and answer.answer == sources[0]["answer"].strip("!").lower()
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        [("yes", math.inf), ("no", -3.0)],
+        [("yes", math.nan), ("no", -0.1)],
+        [("Yes", -0.2), (" no", -math.inf)],
+        [("yes", None), ("no", -1.0)],
+    ],
+    ids=["+inf-yes", "nan-yes", "-inf-no", "none-yes"],
+)
+def test_non_finite_logprob_on_either_side_is_never_a_verdict(top):
+    assert p_yes_from_top_logprobs(top) is None
+    assert "non-finite logprob" in nonfinite_logprob(top)
+
+
+def test_non_finite_logprob_of_another_token_does_not_matter():
+    assert p_yes_from_top_logprobs([("yes", -0.1), ("no", -2.3), ("maybe", math.nan)]) == pytest.approx(
+        math.exp(-0.1) / (math.exp(-0.1) + math.exp(-2.3))
+    )
+    assert nonfinite_logprob([("the", math.inf), ("yes", -1.0)]) is None

@@ -8,11 +8,16 @@ normalises it into the WAV cache and keeps the path. Big parquet row groups are 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import csv
 import hashlib
 import json
 import logging
 import os
 import random
+import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +27,11 @@ from pydantic import ValidationError
 
 from anyaudio_eval.audio import (
     DEFAULT_MAX_SECONDS,
-    PIPELINE_VERSION,
     AudioError,
     cache_audio,
     cache_dir,
     duration_seconds,
+    pipeline_version,
 )
 from anyaudio_eval.bench.parquet_stream import Unstreamable, column_chunk, stream_binary_column
 from anyaudio_eval.bench.schema import (
@@ -45,7 +50,38 @@ logger = logging.getLogger(__name__)
 META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric", "language", "audio")
 
 
-class DatasetError(RuntimeError):
+try:  # Inspect prints these as a message, without a traceback
+    from inspect_ai._util.error import PrerequisiteError as _Prerequisite
+except ImportError:  # pragma: no cover - a future Inspect without it
+    _Prerequisite = Exception  # type: ignore[misc,assignment]
+
+
+class UserError(_Prerequisite):  # type: ignore[misc]
+    """A mistake in what the user asked for: `inspect eval` prints the message, without a traceback."""
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+        _say_when_quiet(message)
+
+    @property
+    def message(self) -> str:  # what Inspect prints; also right when a built-in base runs __init__
+        return str(self)
+
+
+def _say_when_quiet(message: str) -> None:
+    # Under `--display none` Inspect quiets the console it prints these messages through, so the run would
+    # end with exit code 1 and no word of why: say it on stderr in that one case.
+    try:
+        from inspect_ai.util import display_type
+
+        quiet = display_type() == "none"
+    except Exception:  # pragma: no cover - Inspect internals moved
+        quiet = False
+    if quiet:
+        print(f"\n{message}\n", file=sys.stderr, flush=True)
+
+
+class DatasetError(UserError, RuntimeError):
     """A run-level problem with the dataset argument; the message says what to do."""
 
 
@@ -68,31 +104,89 @@ class BenchLoad:
             "skipped_rows": [s.model_dump() for s in self.skipped],
         }
 
+    def require_rows(self) -> None:
+        """Fail with one message that counts the skip reasons when no row is left to evaluate."""
+        if self.rows:
+            return
+        if not self.skipped:
+            raise DatasetError(f"no rows to evaluate from {self.source} (nothing matched the filters)")
+        raise DatasetError(
+            f"no usable rows in {self.source}: all {len(self.skipped)} selected or bad row(s) were skipped:\n"
+            + skip_reasons(self.skipped)
+        )
+
+
+def skip_reasons(skipped: Sequence[SkippedRow], top: int = 10) -> str:
+    """The skip reasons grouped by kind (text before the first ":"), with counts and example uuids."""
+    groups: dict[str, list[SkippedRow]] = {}
+    for s in skipped:
+        groups.setdefault(re.split(r"[:(]", s.reason, maxsplit=1)[0].strip(), []).append(s)
+    ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    lines = [f"  {len(rows)} x {kind} (e.g. {rows[0].uuid}: {rows[0].reason[:200]})" for kind, rows in ranked[:top]]
+    if len(ranked) > top:
+        lines.append(f"  ... and {len(ranked) - top} other kind(s) of problem")
+    return "\n".join(lines)
+
 
 @dataclass
 class _Source:
-    """Rows without audio, plus a way to fetch one row's audio field and the folder paths resolve in."""
+    """Rows without audio, plus a way to fetch one row's audio field and the folder paths resolve in.
+
+    `audio_fields(indices, column)` yields (row, value) of an audio column (default `audio`); `columns` names
+    every column of the source (audio columns included) where the format knows them up front.
+    """
 
     meta: Callable[[], Iterator[dict[str, Any]]]
-    audio_fields: Callable[[Sequence[int]], Iterator[tuple[int, Any]]]
+    audio_fields: Callable[..., Iterator[tuple[int, Any]]]
     root: Path | None
     description: str
     revision: str | None = None
     fetch_relative: Callable[[str], Path] | None = field(default=None)
     # Identity of the source files' contents (paths, sizes, mtimes): lets a warm run skip reading audio.
     fingerprint: str | None = None
+    columns: list[str] | None = None
 
 
-def _check_choice(name: str, values: Sequence[str] | None, valid: Sequence[str]) -> list[str] | None:
+def _split_choice(values: Sequence[str] | str | None) -> list[str] | None:
     if values is None:
         return None
     if isinstance(values, str):
         values = [v for v in values.split(",") if v.strip()]
-    values = [v.strip() for v in values]
-    unknown = [v for v in values if v not in valid]
+    return [v.strip() for v in values]
+
+
+def _check_choice(name: str, values: Sequence[str] | str | None, valid: Sequence[str]) -> list[str] | None:
+    values = _split_choice(values)
+    unknown = [v for v in values or [] if v not in valid]
     if unknown:
         raise DatasetError(f"unknown {name} {unknown}; valid {name}: {', '.join(valid)}")
-    return list(values)
+    return values
+
+
+class _Vocabulary:
+    """The subsets (or types) a run accepts. Bench names are always accepted; another name only when the
+    user names it in the filter, or when the dataset uses none of the bench names (its own taxonomy)."""
+
+    def __init__(self, name: str, field: str, known: Sequence[str], chosen: list[str] | None) -> None:
+        self.name, self.field, self.known, self.chosen = name, field, known, chosen
+        self.seen: set[str] = set()
+
+    def problem(self, value: str, own_taxonomy: bool) -> str | None:
+        # Rows reach this only after the filters, so a value named in the filter is always accepted.
+        if value in self.known or own_taxonomy or self.chosen:
+            return None
+        return (
+            f"unknown {self.field} {value!r} (bench {self.name}: {', '.join(self.known)}; "
+            f"-T {self.name}={value} evaluates it)"
+        )
+
+    def check_chosen(self) -> None:
+        """A filter value that is neither a bench name nor in the data is a typo: fail at start."""
+        missing = [v for v in self.chosen or [] if v not in self.known and v not in self.seen]
+        if missing:
+            raise DatasetError(
+                f"unknown {self.name} {missing}: not bench {self.name} ({', '.join(self.known)}) and no row has them"
+            )
 
 
 def load_bench(
@@ -110,16 +204,23 @@ def load_bench(
     cache_directory: Path | None = None,
     progress: bool = False,
     read_audio: bool = True,
+    resampler: str = "soxr",
 ) -> BenchLoad:
     """Load, validate, filter and cache bench rows. Bad rows are skipped and named, or raise if `strict`.
 
-    With `read_audio=False` only captions and rubrics are read (rows get an empty audio path).
+    With `read_audio=False` only captions and rubrics are read (rows get an empty audio path). `resampler` is
+    the protocol's audio pipeline (`audio.to_mono_16k`); each has its own cache entries.
     """
+    pipeline_version(resampler)
     if language not in LANGUAGES:
         raise DatasetError(f"unknown language {language!r}; valid languages: {', '.join(LANGUAGES)}")
-    subset_filter = _check_choice("subsets", subsets, SUBSETS)
-    type_filter = _check_choice("types", types, TYPES)
+    subset_filter = _split_choice(subsets)
+    type_filter = _split_choice(types)
     label_filter = _check_choice("labels", labels, LABELS)
+    vocabularies = (
+        _Vocabulary("subsets", "subset", SUBSETS, subset_filter),
+        _Vocabulary("types", "type", TYPES, type_filter),
+    )
 
     source = _open_source(dataset, language, revision)
     skipped: list[SkippedRow] = []
@@ -130,7 +231,7 @@ def load_bench(
         skipped.append(SkippedRow(uuid=uuid, reason=reason))
 
     # Pass 1: metadata only.
-    candidates: list[tuple[int, dict[str, Any]]] = []
+    valid: list[tuple[int, str, dict[str, Any]]] = []
     seen: set[str] = set()
     for index, raw in enumerate(source.meta()):
         uuid = str(raw.get("uuid") or f"row-{index}")
@@ -142,11 +243,26 @@ def load_bench(
             skip(uuid, "duplicate uuid")
             continue
         seen.add(uuid)
+        for vocabulary in vocabularies:
+            vocabulary.seen.add(str(raw[vocabulary.field]))
+        valid.append((index, uuid, raw))
+    for vocabulary in vocabularies:
+        vocabulary.check_chosen()
+    # A dataset that uses none of the bench names has a taxonomy of its own: all its names are kept.
+    own = [not (v.seen & set(v.known)) for v in vocabularies]
+    candidates: list[tuple[int, dict[str, Any]]] = []
+    for index, uuid, raw in valid:
         if subset_filter and raw["subset"] not in subset_filter:
             continue
         if type_filter and raw["type"] not in type_filter:
             continue
         if label_filter and str(raw["label"]).strip().lower() not in label_filter:
+            continue
+        problem = next(
+            (p for v, o in zip(vocabularies, own, strict=True) if (p := v.problem(str(raw[v.field]), o))), None
+        )
+        if problem:
+            skip(uuid, problem)
             continue
         candidates.append((index, raw))
 
@@ -163,13 +279,13 @@ def load_bench(
     track = _progress(progress and read_audio, len(wanted), source.description)
     if not read_audio:
         paths = dict.fromkeys(wanted, "")
-    row_index = _RowIndex(source.fingerprint, cache_directory) if read_audio else None
+    row_index = _RowIndex(source.fingerprint, cache_directory, resampler) if read_audio else None
     if row_index is not None:
         paths.update(row_index.usable(wanted, max_seconds))
     to_read = sorted(wanted - paths.keys())
     for index, audio_field in source.audio_fields(to_read) if read_audio else ():
         try:
-            paths[index] = str(_cache_field(audio_field, source, max_seconds, cache_directory))
+            paths[index] = str(_cache_field(audio_field, source, max_seconds, cache_directory, resampler))
         except (AudioError, DatasetError) as ex:
             if strict:  # fail at the first bad clip rather than after caching all the others
                 skip(str(uuid_of[index]), str(ex))
@@ -213,12 +329,12 @@ def load_bench(
 class _RowIndex:
     """Row number -> cached WAV for one unchanged source, so a warm run reads no audio bytes at all."""
 
-    def __init__(self, fingerprint: str | None, directory: Path | None) -> None:
+    def __init__(self, fingerprint: str | None, directory: Path | None, resampler: str = "soxr") -> None:
         self.path: Path | None = None
         self.entries: dict[str, str] = {}
         if fingerprint is None:
             return
-        key = hashlib.sha256((fingerprint + PIPELINE_VERSION).encode()).hexdigest()
+        key = hashlib.sha256((fingerprint + pipeline_version(resampler)).encode()).hexdigest()
         self.path = (directory or cache_dir()) / "row-index" / f"{key}.json"
         try:
             self.entries = json.loads(self.path.read_text(encoding="utf-8"))
@@ -301,10 +417,25 @@ def _first_error(ex: Exception) -> str:
     return str(ex)
 
 
-def _cache_field(audio_field: Any, source: _Source, max_seconds: float, directory: Path | None) -> Path:
+def _embedded_bytes(data: Any) -> bytes:
+    """Embedded audio: bytes, or a base64 string (as JSON manifests and some exports write `audio.bytes`)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        text = data.split(",", 1)[1] if data.startswith("data:") and "," in data else data
+        try:
+            return base64.b64decode("".join(text.split()), validate=True)
+        except (ValueError, binascii.Error) as ex:
+            raise DatasetError(f"audio.bytes is a string but not base64: {ex}") from ex
+    raise DatasetError(f"audio.bytes has type {type(data).__name__} (expected bytes or a base64 string)")
+
+
+def _cache_field(
+    audio_field: Any, source: _Source, max_seconds: float, directory: Path | None, resampler: str = "soxr"
+) -> Path:
     """Audio as embedded bytes ({bytes, path} struct or raw bytes) or as a path relative to the dataset root."""
     data: Any = None
-    rel: str | None = None
+    rel: Any = None
     if isinstance(audio_field, dict):
         data = audio_field.get("bytes")
         rel = audio_field.get("path")
@@ -312,11 +443,15 @@ def _cache_field(audio_field: Any, source: _Source, max_seconds: float, director
         data = audio_field
     elif isinstance(audio_field, str):
         rel = audio_field
+    elif audio_field is not None:
+        raise DatasetError(f"audio field has type {type(audio_field).__name__} (expected a struct, bytes or a path)")
     if data:
-        return cache_audio(bytes(data), max_seconds, directory)
+        return cache_audio(_embedded_bytes(data), max_seconds, directory, resampler)
     if not rel:
         raise DatasetError("row has no audio bytes and no audio path")
-    return cache_audio(_resolve_relative(rel, source), max_seconds, directory)
+    if not isinstance(rel, str):
+        raise DatasetError(f"audio.path has type {type(rel).__name__} (expected a string)")
+    return cache_audio(_resolve_relative(rel, source), max_seconds, directory, resampler)
 
 
 def _resolve_relative(rel: str, source: _Source) -> Path:
@@ -361,21 +496,92 @@ def _open_source(dataset: str, language: str, revision: str | None) -> _Source:
     raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
 
 
-def _jsonl_source(path: Path) -> _Source:
-    records = [rec if "_error" not in rec else {"uuid": f"{path.name}:{n}", **rec} for n, rec in read_jsonl(path)]
+def open_table(
+    dataset: str,
+    audio_columns: Sequence[str],
+    config: str | None = None,
+    split: str = "test",
+    revision: str | None = None,
+    audio_root: str | Path | None = None,
+) -> _Source:
+    """A table of rows with audio columns: a JSONL, CSV or parquet file, a folder of parquet files (or holding
+    one JSONL/CSV file), or a hub id. Relative audio paths resolve inside `audio_root` (default: the file's
+    folder) and never outside it."""
+    root = Path(audio_root).expanduser() if audio_root else None
+    if root is not None and not root.is_dir():
+        raise DatasetError(f"audio_root {root} is not a folder")
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        parquet = sorted(path.rglob("*.parquet"))
+        if split and any(split in f.name for f in parquet):
+            parquet = [f for f in parquet if split in f.name]
+        if parquet:
+            return _parquet_source(parquet, root=root or path, description=str(path), audio_columns=audio_columns)
+        tables = sorted(f for ext in ("*.jsonl", "*.csv") for f in path.glob(ext))
+        if len(tables) != 1:
+            found = ", ".join(f.name for f in tables) or "none"
+            raise DatasetError(f"{path}: expected parquet files or one .jsonl/.csv table in the folder (found: {found})")
+        path = tables[0]
+        root = root or path.parent
+    if path.is_file():
+        if path.suffix == ".parquet":
+            return _parquet_source([path], root=root or path.parent, description=str(path), audio_columns=audio_columns)
+        if path.suffix in (".jsonl", ".json"):
+            return _jsonl_source(path, audio_columns, root)
+        if path.suffix == ".csv":
+            return _csv_source(path, audio_columns, root)
+        raise DatasetError(f"{path}: unsupported file type (use .jsonl, .csv, .parquet, a folder or a hub id)")
+    if dataset.count("/") == 1 and not dataset.startswith((".", "/", "~")):
+        return _hub_source(dataset, config, revision, split=split, audio_columns=audio_columns)
+    raise DatasetError(f"dataset {dataset!r} is neither an existing path nor a hub id (owner/name)")
 
+
+def cache_field(
+    audio_field: Any, source: _Source, max_seconds: float, directory: Path | None = None, resampler: str = "soxr"
+) -> Path:
+    """Cache one row's audio value (embedded bytes or a path inside the source's root) as a 16 kHz WAV."""
+    return _cache_field(audio_field, source, max_seconds, directory, resampler)
+
+
+def _jsonl_source(path: Path, audio_columns: Sequence[str] = ("audio",), root: Path | None = None) -> _Source:
+    records = [rec if "_error" not in rec else {"uuid": f"{path.name}:{n}", **rec} for n, rec in read_jsonl(path)]
+    return _records_source(records, path, audio_columns, root)
+
+
+def _csv_source(path: Path, audio_columns: Sequence[str] = ("audio",), root: Path | None = None) -> _Source:
+    """A CSV with a header row; audio columns hold paths relative to the file (or to `root`)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            records = [dict(r) for r in reader]
+            header = list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as ex:
+        raise DatasetError(f"{path}: cannot read the CSV file: {ex}") from ex
+    source = _records_source(records, path, audio_columns, root)
+    source.columns = header
+    return source
+
+
+def _records_source(
+    records: list[dict[str, Any]], path: Path, audio_columns: Sequence[str], root: Path | None
+) -> _Source:
     def meta() -> Iterator[dict[str, Any]]:
         for rec in records:
-            yield {k: v for k, v in rec.items() if k != "audio"}
+            yield {k: v for k, v in rec.items() if k not in audio_columns}
 
-    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+    def audio_fields(indices: Sequence[int], column: str = "audio") -> Iterator[tuple[int, Any]]:
         for i in indices:
-            yield i, records[i].get("audio")
+            yield i, records[i].get(column)
 
-    return _Source(meta=meta, audio_fields=audio_fields, root=path.parent, description=str(path))
+    columns = list(dict.fromkeys(k for rec in records for k in rec if not k.startswith("_")))
+    return _Source(
+        meta=meta, audio_fields=audio_fields, root=root or path.parent, description=str(path), columns=columns
+    )
 
 
-def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
+def _parquet_source(
+    files: list[Path], root: Path, description: str, audio_columns: Sequence[str] = ("audio",)
+) -> _Source:
     import pyarrow.parquet as pq
 
     def open_file(f: Path) -> pq.ParquetFile:
@@ -385,25 +591,28 @@ def _parquet_source(files: list[Path], root: Path, description: str) -> _Source:
     def meta() -> Iterator[dict[str, Any]]:
         for f in files:
             pf = open_file(f)
-            cols = [c for c in pf.schema_arrow.names if c != "audio"]
+            cols = [c for c in pf.schema_arrow.names if c not in audio_columns]
             for batch in pf.iter_batches(batch_size=1024, columns=cols):
                 yield from batch.to_pylist()
 
-    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+    def audio_fields(indices: Sequence[int], column: str = "audio") -> Iterator[tuple[int, Any]]:
         wanted = set(indices)
         offset = 0
         for f in files:
             pf = open_file(f)
-            has_audio = "audio" in pf.schema_arrow.names
+            has_audio = column in pf.schema_arrow.names
             for group in range(pf.metadata.num_row_groups):
                 n_group = pf.metadata.row_group(group).num_rows
                 # Row groups without a selected row are never read, so filters and limits save I/O.
                 if has_audio and any(i in wanted for i in range(offset, offset + n_group)):
-                    yield from _row_group_audio(pf, f, group, offset, wanted)
+                    yield from _row_group_audio(pf, f, group, offset, wanted, column)
                 offset += n_group
 
     fingerprint = json.dumps([(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
-    return _Source(meta=meta, audio_fields=audio_fields, root=root, description=description, fingerprint=fingerprint)
+    columns = list(dict.fromkeys(c for f in files for c in open_file(f).schema_arrow.names))
+    return _Source(
+        meta=meta, audio_fields=audio_fields, root=root, description=description, fingerprint=fingerprint, columns=columns
+    )
 
 
 # A row group whose audio column is bigger than this is streamed a clip at a time (see parquet_stream).
@@ -411,23 +620,23 @@ STREAM_ABOVE_BYTES = 64 << 20
 
 
 def _row_group_audio(
-    pf: Any, path: Path, group: int, offset: int, wanted: set[int]
+    pf: Any, path: Path, group: int, offset: int, wanted: set[int], name: str = "audio"
 ) -> Iterator[tuple[int, Any]]:
     """(row, audio field) for the wanted rows of one row group, in bounded memory."""
     import pyarrow as pa
 
-    audio_type = pf.schema_arrow.field("audio").type
+    audio_type = pf.schema_arrow.field(name).type
     is_struct = pa.types.is_struct(audio_type) and audio_type.get_field_index("bytes") >= 0
     bytes_type = audio_type.field("bytes").type if is_struct else audio_type
     done: set[int] = set()
     # Only embedded bytes can be big; a column of paths is read by pyarrow.
     if pa.types.is_binary(bytes_type) or pa.types.is_large_binary(bytes_type):
         try:
-            column = column_chunk(pf.metadata, pf.schema, group, "audio.bytes" if is_struct else "audio")
+            column = column_chunk(pf.metadata, pf.schema, group, f"{name}.bytes" if is_struct else name)
             if max(column.size, column.uncompressed_size) > STREAM_ABOVE_BYTES:
                 names: list[Any] = []
                 if is_struct and audio_type.get_field_index("path") >= 0:
-                    struct = pf.read_row_group(group, columns=["audio.path"]).column(0).to_pylist()
+                    struct = pf.read_row_group(group, columns=[f"{name}.path"]).column(0).to_pylist()
                     names = [(v or {}).get("path") for v in struct]
                 for row, value in stream_binary_column(path, column, lambda r: offset + r in wanted):
                     done.add(row)
@@ -440,7 +649,7 @@ def _row_group_audio(
     if not any(i in wanted and i - offset not in done for i in range(offset, offset + n_group)):
         return
     start = offset
-    for batch in pf.iter_batches(batch_size=16, row_groups=[group], columns=["audio"]):
+    for batch in pf.iter_batches(batch_size=16, row_groups=[group], columns=[name]):
         values = batch.column(0)
         for i in range(start, start + batch.num_rows):
             if i in wanted and i - offset not in done:
@@ -448,22 +657,32 @@ def _row_group_audio(
         start += batch.num_rows
 
 
-def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
+def _hub_source(
+    repo: str,
+    language: str | None,
+    revision: str | None,
+    split: str = "test",
+    audio_columns: Sequence[str] = ("audio",),
+) -> _Source:
     try:
         import datasets
     except ImportError as ex:  # pragma: no cover - datasets is a core dependency
         raise DatasetError("the `datasets` package is needed to read from the hub") from ex
     try:
-        ds = datasets.load_dataset(repo, language, split="test", revision=revision)
+        ds = datasets.load_dataset(repo, language, split=split, revision=revision)
     except Exception as ex:
         raise DatasetError(
-            f"could not load {repo!r} (config {language!r}) from the Hugging Face hub: {ex}\n"
+            f"could not load {repo!r} (config {language!r}, split {split!r}) from the Hugging Face hub: {ex}\n"
             f"Without network, download it elsewhere (`hf download {repo} --repo-type dataset "
-            f"--local-dir DIR`) and pass `-T dataset=DIR` (a folder with {language}/test-*.parquet)."
+            f"--local-dir DIR`) and pass `-T dataset=DIR`"
+            + (f" (a folder with {language}/{split}-*.parquet)." if language else ".")
         ) from ex
-    # Never let datasets decode audio (torchcodec); we decode the bytes ourselves.
-    ds = ds.cast_column("audio", datasets.Audio(decode=False))
-    meta_ds = ds.remove_columns(["audio"])
+    present = [c for c in audio_columns if c in ds.column_names]
+    for c in present:
+        # Never let datasets decode audio (torchcodec); we decode the bytes ourselves.
+        if isinstance(ds.features[c], datasets.Audio):
+            ds = ds.cast_column(c, datasets.Audio(decode=False))
+    meta_ds = ds.remove_columns(present)
 
     def meta() -> Iterator[dict[str, Any]]:
         for batch in meta_ds.iter(batch_size=1024):
@@ -471,9 +690,9 @@ def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
             for values in zip(*(batch[k] for k in keys), strict=True):
                 yield dict(zip(keys, values, strict=True))
 
-    def audio_fields(indices: Sequence[int]) -> Iterator[tuple[int, Any]]:
+    def audio_fields(indices: Sequence[int], column: str = "audio") -> Iterator[tuple[int, Any]]:
         for i in indices:
-            yield i, ds[int(i)]["audio"]
+            yield i, ds[int(i)][column]
 
     def fetch_relative(rel: str) -> Path:
         from huggingface_hub import hf_hub_download
@@ -506,6 +725,7 @@ def _hub_source(repo: str, language: str, revision: str | None) -> _Source:
         fingerprint=f"hub:{repo}:{language}:{getattr(ds, '_fingerprint', None) or 'unknown'}"
         if getattr(ds, "_fingerprint", None)
         else None,
+        columns=list(ds.column_names),
     )
 
 

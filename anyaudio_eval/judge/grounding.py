@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from anyaudio_eval.audio import audio_from_reference, wav_data_uri
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
+from anyaudio_eval.rubric.protocol import Protocol
 
 MAX_SILENCE_SECONDS = 30.0
 NOT_LISTENING_GAP = 0.05  # a grounding gap below this on positives suggests the judge ignores the audio
@@ -62,9 +63,15 @@ async def grounding_check(
     caption: str | None,
     swap_audio: str,
     swap_source: str,
+    protocol: Protocol | None = None,
 ) -> GroundingCheck:
-    swap = await judge_audio(model, swap_audio, items, mode, prompt_language, caption)
-    silent = await judge_audio(model, silence_like(audio), items, mode, prompt_language, caption)
+    hard = true_result.hard_answers  # the checks read replies exactly as the true-audio judgment did
+    swap = await judge_audio(
+        model, swap_audio, items, mode, prompt_language, caption, hard_answers=hard, protocol=protocol
+    )
+    silent = await judge_audio(
+        model, silence_like(audio), items, mode, prompt_language, caption, hard_answers=hard, protocol=protocol
+    )
     return GroundingCheck(
         score_true=true_result.score,
         score_swap=swap.score,

@@ -7,6 +7,7 @@ share the longest possible prefix and servers with prefix caching reuse it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -21,21 +22,27 @@ from inspect_ai.model import (
     ModelOutput,
 )
 from inspect_ai.util import collect
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from anyaudio_eval.bench.schema import RubricItem
-from anyaudio_eval.rubric.parsing import Answer, p_yes_from_top_logprobs, parse_answer_list, word_answer
-from anyaudio_eval.rubric.prompts import (
-    HOLISTIC_DIMENSION,
-    PROMPT_VERSION,
-    holistic_prompt,
-    item_list_prompt,
-    item_prompt,
-    judge_system_prompt,
+from anyaudio_eval.rubric.parsing import (
+    Answer,
+    max_pooled_sides,
+    nonfinite_logprob,
+    p_yes_from_top_logprobs,
+    parse_answer_list,
+    word_answer,
 )
+from anyaudio_eval.rubric.prompts import HOLISTIC_DIMENSION, PROMPT_VERSION
+from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT, Protocol, default_protocol
+
+logger = logging.getLogger(__name__)
 
 JudgeMode = Literal["logits", "generate", "holistic"]
 JUDGE_MODES: tuple[str, ...] = ("logits", "generate", "holistic")
+# A one-word reply without usable logprobs (logits and holistic modes): unparsed unless the user allows
+# it as a hard 0/1, which the metrics then report as `hard_item_share`.
+HARD_ANSWER_POLICIES: tuple[str, ...] = ("unscored", "allow")
 
 # Settings fixed by the method; recorded in task metadata.
 LOGITS_CONFIG = GenerateConfig(logprobs=True, top_logprobs=20, max_tokens=1, temperature=0.0)
@@ -52,31 +59,67 @@ class ItemVerdict(BaseModel):
     parsed: bool = False
     # False when the verdict is a hard 1/0 from text because the provider returned no logprobs.
     soft: bool = False
+    # Why an item is unparsed (empty when parsed).
+    reason: str = ""
     raw: str = ""
     gold: Answer | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> Literal["yes", "no", "abstain", "unparsed"]:
+        """What the judge said: p_yes exactly 0.5 carries no information either way and is an abstention,
+        never a yes."""
+        if not self.parsed:
+            return "unparsed"
+        if self.p_yes is not None and abs(self.p_yes - 0.5) < 1e-9:
+            return "abstain"
+        return self.answer or "unparsed"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def correct(self) -> bool | None:
+        """Whether the answer matches the item's gold label (None without gold, or when nothing was said)."""
+        if self.gold is None or self.verdict not in ("yes", "no"):
+            return None
+        return self.verdict == self.gold
 
 
 class JudgeResult(BaseModel):
     mode: str
     prompt_language: str
+    protocol: str = "anyaudio"
     prompt_version: str = PROMPT_VERSION
     temperature: float = 0.0
     score: float | None = None
     items: list[ItemVerdict] = Field(default_factory=list)
     error: str | None = None
+    hard_answers: str = "unscored"
+    # Rubric items left out before judging because their question is empty.
+    n_dropped: int = 0
 
     @property
     def n_unparsed(self) -> int:
         return sum(not item.parsed for item in self.items)
+
+    @property
+    def n_hard(self) -> int:
+        """Items whose verdict is a hard 0/1 read from text where a distribution was asked for."""
+        if self.mode == "generate":
+            return 0
+        return sum(item.parsed and not item.soft for item in self.items)
 
     def score_metadata(self) -> dict[str, Any]:
         """What every scorer logs about a judgment (the metrics and `anyaudio report` read it back)."""
         return {
             "mode": self.mode,
             "temperature": self.temperature,
+            "protocol": self.protocol,
             "prompt_version": self.prompt_version,
             "n_items": len(self.items),
             "n_unparsed": self.n_unparsed,
+            "n_hard": self.n_hard,
+            "n_dropped": self.n_dropped,
+            "hard_answers": self.hard_answers,
             "items": [item.model_dump(exclude={"raw"}) for item in self.items],
         }
 
@@ -100,32 +143,57 @@ async def judge_audio(
     prompt_language: str = "zh",
     caption: str | None = None,
     temperature: float = 0.0,
+    protocol: Protocol | None = None,
+    hard_answers: str = "unscored",
 ) -> JudgeResult:
     """Judge one clip (an inline data URI) against rubric items.
 
     Model errors that survive Inspect's retries are returned as `JudgeResult.error`, never as a score.
-    `temperature` stays 0 (the method's setting) unless a stability study asks otherwise.
+    `temperature` stays 0 (the method's setting) unless a stability study asks otherwise. `protocol` gives
+    the prompts and the yes/no pooling (default: the anyaudio protocol in `prompt_language`). Items with an
+    empty question are dropped (counted in `n_dropped`); `hard_answers="allow"` keeps one-word replies
+    without logprobs as hard 0/1 verdicts (default: unparsed).
     """
     if mode not in JUDGE_MODES:
         raise ValueError(f"unknown judge mode {mode!r}; use one of {', '.join(JUDGE_MODES)}")
-    result = JudgeResult(mode=mode, prompt_language=prompt_language, temperature=temperature)
+    if hard_answers not in HARD_ANSWER_POLICIES:
+        raise ValueError(f"unknown hard_answers {hard_answers!r}; use one of {', '.join(HARD_ANSWER_POLICIES)}")
+    protocol = protocol or default_protocol(prompt_language)
+    prompt_language = protocol.language
+    result = JudgeResult(
+        mode=mode,
+        prompt_language=prompt_language,
+        protocol=protocol.name,
+        prompt_version=protocol.version,
+        temperature=temperature,
+        hard_answers=hard_answers,
+    )
     logits_config = LOGITS_CONFIG.merge(GenerateConfig(temperature=temperature))
+    if protocol.generation_config_processors and getattr(model.api, "takes_protocol_hints", False):
+        logits_config = logits_config.merge(GenerateConfig(extra_body={GENERATION_CONFIG_HINT: True}))
     if mode == "holistic":
         if caption is None:
             raise ValueError("holistic mode needs the caption")
         items = [holistic_item(caption, prompt_language)]
+    kept = [item for item in items if item.question.strip()]
+    result.n_dropped = len(items) - len(kept)
+    if result.n_dropped:
+        logger.warning(f"{result.n_dropped} rubric item(s) with an empty question dropped before judging")
+    items = kept
     if not items:
-        result.error = "empty rubric"
+        result.error = (
+            f"empty rubric: all {result.n_dropped} item(s) have an empty question" if result.n_dropped else "empty rubric"
+        )
         return result
     try:
         if mode == "generate":
-            result.items = await _judge_list(model, audio, items, prompt_language, temperature)
+            result.items = await _judge_list(model, audio, items, protocol, temperature)
         else:
-            system = judge_system_prompt(mode, prompt_language)
+            system = protocol.judge_system(mode)
             texts = (
-                [holistic_prompt(caption or "", prompt_language)]
+                [protocol.holistic_text(caption or "")]
                 if mode == "holistic"
-                else [item_prompt(item, prompt_language) for item in items]
+                else [protocol.item_text(item) for item in items]
             )
             outputs = await collect(
                 *[
@@ -134,14 +202,16 @@ async def judge_audio(
                 ]
             )
             result.items = [
-                _verdict_from_output(i, item, out) for i, (item, out) in enumerate(zip(items, outputs, strict=True))
+                _verdict_from_output(i, item, out, hard_answers, protocol.pooling)
+                for i, (item, out) in enumerate(zip(items, outputs, strict=True))
             ]
     except Exception as ex:  # errors left after Inspect's retries: unscored, with the reason
         result.error = f"judge call failed: {type(ex).__name__}: {ex}"
         return result
     result.score = aggregate(result.items)
     if result.score is None:
-        result.error = "no rubric item could be parsed"
+        reason = next((item.reason for item in result.items if item.reason), "")
+        result.error = "no rubric item could be parsed" + (f" ({reason})" if reason else "")
     return result
 
 
@@ -151,12 +221,15 @@ def aggregate(items: Sequence[ItemVerdict]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput) -> ItemVerdict:
+def _verdict_from_output(
+    index: int, item: RubricItem, output: ModelOutput, hard_answers: str, pooling: str = "sum"
+) -> ItemVerdict:
     verdict = ItemVerdict(id=index, dimension=item.dimension, question=item.question, gold=item.label)
     text = output.completion if output.choices else ""
     verdict.raw = text
     if output.error:
         verdict.evidence = f"model error: {output.error}"
+        verdict.reason = "model error"
         return verdict
     logprobs = output.choices[0].logprobs if output.choices else None
     if logprobs is not None and logprobs.content:
@@ -165,19 +238,32 @@ def _verdict_from_output(index: int, item: RubricItem, output: ModelOutput) -> I
         pairs.append((first.token, first.logprob))
         # The sampled token is usually also in top_logprobs: keep one entry per token string.
         unique = dict(pairs)
-        p_yes = p_yes_from_top_logprobs(unique.items())
+        bad = nonfinite_logprob(unique.items())
+        p_yes = None if bad else p_yes_from_top_logprobs(unique.items(), pooling)
         if p_yes is not None:
             verdict.p_yes = p_yes
-            verdict.answer = "yes" if p_yes >= 0.5 else "no"
+            verdict.answer = "yes" if p_yes > 0.5 else "no" if p_yes < 0.5 else None  # 0.5: an abstention
             verdict.parsed = verdict.soft = True
             verdict.evidence = _evidence_of(output)
+            if pooling == "max" and len(max_pooled_sides(unique.items())) == 1:
+                missing = "no" if p_yes >= 0.5 else "yes"
+                note = f"no '{missing}' form among the top logprobs: taken at the lowest listed (p_yes is a bound)"
+                verdict.evidence = f"{verdict.evidence}; {note}" if verdict.evidence else note
             return verdict
+        # A distribution was returned but cannot be read: never fall back to the text.
+        verdict.reason = bad or "no yes/no token among the top logprobs"
+        return verdict
     answer = word_answer(text)
-    if answer is not None:
-        verdict.answer = answer
-        verdict.p_yes = 1.0 if answer == "yes" else 0.0
-        verdict.parsed = True
-        verdict.evidence = _evidence_of(output)
+    if answer is None:
+        verdict.reason = "the reply is not a yes/no answer"
+        return verdict
+    if hard_answers != "allow":
+        verdict.reason = f"no logprobs in the reply ({answer!r}); hard_answers=allow keeps it as a hard 0/1"
+        return verdict
+    verdict.answer = answer
+    verdict.p_yes = 1.0 if answer == "yes" else 0.0
+    verdict.parsed = True
+    verdict.evidence = _evidence_of(output)
     return verdict
 
 
@@ -189,9 +275,9 @@ def _evidence_of(output: ModelOutput) -> str:
 
 
 async def _judge_list(
-    model: Model, audio: str, items: Sequence[RubricItem], prompt_language: str, temperature: float
+    model: Model, audio: str, items: Sequence[RubricItem], protocol: Protocol, temperature: float
 ) -> list[ItemVerdict]:
-    messages = judge_messages(audio, item_list_prompt(items, prompt_language), judge_system_prompt("generate", prompt_language))
+    messages = judge_messages(audio, protocol.item_list_text(items), protocol.judge_system("generate"))
     output = await model.generate(messages, config=GENERATE_CONFIG.merge(GenerateConfig(temperature=temperature)))
     text = output.completion if output.choices else ""
     parsed = parse_answer_list(text, len(items))

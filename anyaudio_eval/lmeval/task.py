@@ -8,8 +8,10 @@ and functions here are the package's own, not a second copy loaded from a path).
   never writes audio bytes.
 - `doc_to_audio` attaches `[AudioRef]`, a dict that names the cached clip and loads `["array"]` (16 kHz mono
   float32) only when a model reads it; logs and request caches see the path, never the samples.
-- Prompts are THE judge prompts (`rubric.prompts`): the judge system prompt (unless `--system_instruction`
-  replaces it) and, per item, the audio followed by `item_prompt(item)`. Logits mode asks for `yes` and `no`;
+- Prompts are THE judge prompts of the chosen protocol (`rubric.protocol`; `protocol: reference` reads the
+  authors' release, `reference:` names a clone): the judge system prompt (unless `--system_instruction`
+  replaces it) and, per item, the audio followed by the protocol's item text. Under any protocol the pair is
+  the loglikelihood of the words `yes` and `no` (lm-eval scores continuations, not first-token forms). Logits mode asks for `yes` and `no`;
   p_yes = P(yes) / (P(yes) + P(no)) is read with `rubric.parsing.p_yes_from_top_logprobs`; the sample score is
   the mean p_yes over its items, and the decision `score >= threshold` is compared with the label.
 - Generate mode sends one request per sample listing every item (as the Inspect judge does) and parses the
@@ -17,7 +19,8 @@ and functions here are the package's own, not a second copy loaded from a path).
 
 Task parameters come from the task metadata (YAML `metadata:`, then `--metadata '{...}'` or
 `TaskManager(metadata=...)`): dataset, language, subsets, types, labels, limit, shuffle, seed, revision,
-max_seconds, threshold, prompt_language, empty_rubric (skip | holistic).
+max_seconds, threshold, prompt_language, empty_rubric (skip | holistic), protocol (anyaudio | reference),
+reference, reference_sha256, resampler.
 """
 
 from __future__ import annotations
@@ -31,13 +34,8 @@ from typing import Any
 
 from anyaudio_eval.bench.schema import HUB_ID, SUBSETS, RubricItem
 from anyaudio_eval.rubric.parsing import p_yes_from_top_logprobs, parse_answer_list
-from anyaudio_eval.rubric.prompts import (
-    PROMPT_LANGUAGES,
-    holistic_prompt,
-    item_list_prompt,
-    item_prompt,
-    judge_system_prompt,
-)
+from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES
+from anyaudio_eval.rubric.protocol import Protocol, get_protocol
 from anyaudio_eval.scorers.metrics import auroc as _auroc
 from anyaudio_eval.scorers.metrics import expected_calibration_error
 
@@ -52,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "threshold": 0.5,
     "prompt_language": "zh",
     "empty_rubric": "skip",
+    "protocol": "anyaudio",
 }
 _LOAD_ARGS = ("subsets", "types", "labels", "limit", "shuffle", "seed", "strict", "revision", "max_seconds")
 
@@ -73,6 +72,16 @@ def settings(metadata: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def protocol_of(cfg: dict[str, Any]) -> Protocol:
+    return get_protocol(
+        str(cfg["protocol"]),
+        str(cfg["prompt_language"]),
+        resampler=cfg.get("resampler"),
+        reference=cfg.get("reference"),
+        reference_sha256=cfg.get("reference_sha256"),
+    )
+
+
 # -- dataset ----------------------------------------------------------------------------------------
 
 
@@ -92,6 +101,7 @@ def load_dataset(**metadata: Any) -> Any:
         dataset=str(cfg["dataset"]),
         language=str(cfg["language"]),
         progress=True,
+        resampler=protocol_of(cfg).resampler,
         **{k: cfg[k] for k in _LOAD_ARGS if k in cfg},
     )
     for skipped in load.skipped[:20]:
@@ -199,13 +209,13 @@ class RubricTask(ConfigurableTask):
 
     def item_texts(self, doc: dict[str, Any]) -> list[str]:
         """The user text after the audio, per request (logits: one per item; generate: one list)."""
-        lang = self.params["prompt_language"]
+        protocol = protocol_of(self.params)
         items = rubric_of(doc)
         if not items:  # only under empty_rubric=holistic
-            return [AUDIO_MARKER + holistic_prompt(doc["caption"], lang)]
+            return [AUDIO_MARKER + protocol.holistic_text(doc["caption"])]
         if self.mode == "generate":
-            return [AUDIO_MARKER + item_list_prompt(items, lang)]
-        return [AUDIO_MARKER + item_prompt(item, lang) for item in items]
+            return [AUDIO_MARKER + protocol.item_list_text(items)]
+        return [AUDIO_MARKER + protocol.item_text(item) for item in items]
 
     def fewshot_context(  # type: ignore[override]
         self,
@@ -227,7 +237,7 @@ class RubricTask(ConfigurableTask):
         system = (
             system_instruction
             if system_instruction is not None
-            else judge_system_prompt(mode, self.params["prompt_language"])
+            else protocol_of(self.params).judge_system(mode)
         )
         contexts = []
         for text in self.item_texts(doc):

@@ -23,7 +23,7 @@ from anyaudio_eval.acoustic import ClipFeatures, answer_item
 from anyaudio_eval.acoustic.speech import SpeechTools
 from anyaudio_eval.audio import TARGET_SR, audio_from_reference
 from anyaudio_eval.providers.common import request_audio, request_text, text_output, usage_for, yes_no_output
-from anyaudio_eval.rubric.prompts import read_holistic_prompt, read_item_list_prompt, read_item_prompt
+from anyaudio_eval.rubric.protocol import read_any_holistic, read_any_item, read_any_item_list
 
 _FEATURE_CACHE: OrderedDict[str, ClipFeatures] = OrderedDict()
 _FEATURE_CACHE_SIZE = 64
@@ -80,7 +80,7 @@ class AcousticJudgeAPI(ModelAPI):
         features = clip_features(audio, self.tools)
         usage = usage_for(len(text), features.duration, 1)
 
-        listed = read_item_list_prompt(text)
+        listed = read_any_item_list(text)
         if listed is not None:
             answers = []
             for i, (dimension, question) in enumerate(listed):
@@ -91,10 +91,10 @@ class AcousticJudgeAPI(ModelAPI):
             reply = json.dumps(answers, ensure_ascii=False)
             return text_output(name, reply, usage_for(len(text), features.duration, max(1, len(reply) // 4)))
 
-        item = read_item_prompt(text)
+        item = read_any_item(text)
         if item is not None:
             dimension, question = item
         else:
-            dimension, question = "", read_holistic_prompt(text) or text
+            dimension, question = "", read_any_holistic(text) or text
         ans = answer_item(features, question, dimension or None)
         return yes_no_output(name, ans.p_yes, config, usage, evidence=ans.evidence)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from inspect_ai.model import (
     ChatCompletionChoice,
@@ -53,18 +54,25 @@ def yes_no_output(
     usage: ModelUsage,
     evidence: str = "",
 ) -> ModelOutput:
-    """A one-token answer with the yes/no distribution as first-token logprobs when asked for."""
+    """A one-token answer with the yes/no distribution as first-token logprobs when asked for.
+
+    At p_yes exactly 0.5 (our providers' abstention) the message says "abstain", so a transcript never shows
+    an abstention as a yes; the logprobs still carry the 0.5 / 0.5 distribution.
+    """
     p_yes = min(max(p_yes, 1e-6), 1 - 1e-6)
-    token = "yes" if p_yes >= 0.5 else "no"
+    token = "yes" if p_yes > 0.5 else "no"
+    text = "abstain" if p_yes == 0.5 else token
     logprobs = None
     if config.logprobs:
         top = [TopLogprob(token="yes", logprob=math.log(p_yes)), TopLogprob(token="no", logprob=math.log(1 - p_yes))]
         top.sort(key=lambda t: -t.logprob)
         chosen = top[0]
         logprobs = Logprobs(content=[Logprob(token=chosen.token, logprob=chosen.logprob, top_logprobs=top)])
-    message = ChatMessageAssistant(
-        content=token, model=model, source="generate", metadata={"evidence": evidence} if evidence else None
-    )
+    # The transcript shows message metadata under each reply: the probability and why.
+    metadata: dict[str, Any] = {"p_yes": round(p_yes, 4)}
+    if evidence:
+        metadata["evidence"] = evidence
+    message = ChatMessageAssistant(content=text, model=model, source="generate", metadata=metadata)
     return ModelOutput(
         model=model,
         choices=[ChatCompletionChoice(message=message, stop_reason="stop", logprobs=logprobs)],

@@ -16,6 +16,10 @@ of one prefix in one batch. Without logprobs: greedy generation on the thinker (
 temperature > 0 is asked for), honouring `max_tokens` (default 1024). Logprobs are the raw distribution
 (no temperature), as vLLM's default `raw_logprobs`.
 
+Under the reference protocol (a hint in `GenerateConfig.extra_body`) the logits first pass through the processors
+the checkpoint's generation_config sets (`providers.generation_config`), as in the release's greedy
+`generate()`, and tokens that print the same keep the larger logprob (the release's max rule reads strings).
+
 Model args (`-M name=value`): device (auto|cpu|cuda|cuda:N), dtype (auto|float32|bfloat16|float16),
 attn_implementation (sdpa|eager|flash_attention_2), max_audio_seconds, batch_size (items per forward),
 prefix_cache (true|false; false = the reference path: features and the whole prompt per request),
@@ -56,7 +60,9 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from anyaudio_eval.audio import TARGET_SR, data_uri_bytes, decode_audio, to_mono_16k
 from anyaudio_eval.providers.common import text_output
+from anyaudio_eval.providers.generation_config import GenerationConfigError, first_step_processors
 from anyaudio_eval.rubric.parsing import token_answer
+from anyaudio_eval.rubric.protocol import GENERATION_CONFIG_HINT
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +189,7 @@ class ScoreResult:
     logprobs: Any  # float32 log-softmax over the vocabulary at the answer position (cpu tensor)
     prompt_tokens: int
     cached_tokens: int
+    logits: Any = None  # the raw float32 logits behind `logprobs` (cpu tensor)
 
 
 @dataclass
@@ -343,7 +350,7 @@ class Engine:
         )
         self.stats["forwards"] += 1
         logits = out.logits[0, -1].float()
-        return ScoreResult(torch.log_softmax(logits, -1).cpu(), len(prepared.ids), 0)
+        return ScoreResult(torch.log_softmax(logits, -1).cpu(), len(prepared.ids), 0, logits.cpu())
 
     def _prefix(self, prepared: Prepared) -> tuple[_PrefixEntry, bool]:
         key = prepared.prefix_key
@@ -411,8 +418,10 @@ class Engine:
             last = torch.tensor([len(s) - 1 for s in suffixes], device=self.device)
             logits = out.logits[torch.arange(b, device=self.device), last].float()
             logprobs = torch.log_softmax(logits, -1).cpu()
+            raw = logits.cpu()
             for i, r in enumerate(chunk):
-                results.append(ScoreResult(logprobs[i], len(r.ids), p if (hit or start > 0 or i > 0) else 0))
+                cached = p if (hit or start > 0 or i > 0) else 0
+                results.append(ScoreResult(logprobs[i], len(r.ids), cached, raw[i]))
         return results
 
     def score_batch(self, pending: Sequence[_Pending], batch_size: int, reuse: bool) -> None:
@@ -474,6 +483,18 @@ class Engine:
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         return [self.tokenizer.decode([int(i)]) for i in ids]
+
+    def processed_logprobs(self, prepared: Prepared, result: ScoreResult) -> Any:
+        """Log-softmax of the first-step logits after the generation config's processors (reference path)."""
+        try:
+            process = first_step_processors(self.model.generation_config, len(prepared.ids))
+        except GenerationConfigError as ex:
+            raise LocalJudgeError(f"{self.path}: {ex}") from ex
+        if process is None:
+            return result.logprobs
+        ids = torch.tensor([prepared.ids])
+        logits = process(ids, result.logits.view(1, -1).clone())[0]
+        return torch.log_softmax(logits, -1)
 
 
 _ENGINES: dict[tuple[str, str, str, str], Engine] = {}
@@ -598,7 +619,9 @@ def clear_engines() -> None:
 
 def _load_clip(ref: str, max_seconds: float) -> np.ndarray:
     data, sr = decode_audio(data_uri_bytes(ref) if ref.startswith("data:") else ref)
-    wav = to_mono_16k(data, sr, max_seconds=math.inf)
+    # 16 kHz clips (what the tasks send) are used as they are, float samples unclipped: the linear pipeline
+    # of the reference protocol hands over exactly what the release's judge would compute.
+    wav = data.mean(axis=1) if sr == TARGET_SR else to_mono_16k(data, sr, max_seconds=math.inf)
     return wav[: int(max_seconds * TARGET_SR)]
 
 
@@ -638,6 +661,8 @@ def _bool(value: Any) -> bool:
 
 class LocalAudioLLM(ModelAPI):
     """`audiollm/<checkpoint dir>`: see the module docstring."""
+
+    takes_protocol_hints = True  # the judging procedure may send GENERATION_CONFIG_HINT in extra_body
 
     def __init__(
         self,
@@ -720,6 +745,9 @@ class LocalAudioLLM(ModelAPI):
         name = self.model_name
         if config.logprobs:
             result = await self.score(prepared)
+            if (config.extra_body or {}).get(GENERATION_CONFIG_HINT):
+                logprobs = await anyio.to_thread.run_sync(self.engine.processed_logprobs, prepared, result)
+                return self._logprobs_output(result, config.top_logprobs, logprobs, merge_max=True)
             return self._logprobs_output(result, config.top_logprobs)
         max_new = config.max_tokens if config.max_tokens is not None else 1024
         text, n_new, truncated = await anyio.to_thread.run_sync(
@@ -733,8 +761,10 @@ class LocalAudioLLM(ModelAPI):
             output.choices[0].stop_reason = "max_tokens"
         return output
 
-    def _logprobs_output(self, result: ScoreResult, top_logprobs: int | None) -> ModelOutput:
-        lp = result.logprobs
+    def _logprobs_output(
+        self, result: ScoreResult, top_logprobs: int | None, logprobs: Any = None, merge_max: bool = False
+    ) -> ModelOutput:
+        lp = result.logprobs if logprobs is None else logprobs
         k = min(int(top_logprobs or 20), lp.shape[-1])
         top_ids = torch.topk(lp, k).indices.tolist()
         ids = list(dict.fromkeys(top_ids + self.engine.answer_ids))
@@ -743,7 +773,10 @@ class LocalAudioLLM(ModelAPI):
         merged: dict[str, float] = {}
         for tid, s in zip(ids, strings, strict=True):
             value = float(lp[tid])
-            merged[s] = float(np.logaddexp(merged[s], value)) if s in merged else value
+            if s in merged:
+                merged[s] = max(merged[s], value) if merge_max else float(np.logaddexp(merged[s], value))
+            else:
+                merged[s] = value
         top = sorted((TopLogprob(token=s, logprob=v) for s, v in merged.items()), key=lambda t: -t.logprob)
         best = self.engine.token_strings([top_ids[0]])[0]
         chosen = Logprob(token=best, logprob=merged[best], top_logprobs=top)

@@ -1,7 +1,8 @@
 """Instruction -> rubric: decompose with an LLM, clean out ungrounded items, fall back to one holistic item.
 
-Rubrics are cached on disk by (caption, domain, rubric language, decomposer, prompt version), so scoring
-several generators on the same instructions decomposes each instruction once.
+The prompts, budgets and temperatures are the protocol's. Rubrics are cached on disk by (caption, domain,
+rubric language, decomposer, protocol and its version), so scoring several generators on the same
+instructions decomposes each instruction once.
 """
 
 from __future__ import annotations
@@ -18,17 +19,8 @@ from pydantic import BaseModel, Field
 from anyaudio_eval.audio import cache_dir
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.rubric.parsing import parse_clean_reply, parse_rubric_reply
-from anyaudio_eval.rubric.prompts import (
-    HOLISTIC_DIMENSION,
-    PROMPT_VERSION,
-    clean_system_prompt,
-    clean_user_prompt,
-    decompose_system_prompt,
-    decompose_user_prompt,
-)
-
-DECOMPOSE_CONFIG = GenerateConfig(temperature=0.0, max_tokens=4096)
-CLEAN_CONFIG = GenerateConfig(temperature=0.0, max_tokens=1024)
+from anyaudio_eval.rubric.prompts import HOLISTIC_DIMENSION
+from anyaudio_eval.rubric.protocol import Protocol, default_protocol
 
 # Bench subsets -> decomposition domains.
 SUBSET_DOMAIN = {
@@ -51,8 +43,12 @@ class Decomposition(BaseModel):
     cached: bool = False
 
 
-def rubric_cache_key(caption: str, domain: str, language: str, decomposer: str) -> str:
-    payload = json.dumps([caption, domain, language, decomposer, PROMPT_VERSION], ensure_ascii=False)
+def rubric_cache_key(caption: str, domain: str, language: str, decomposer: str, protocol: Protocol | None = None) -> str:
+    protocol = protocol or default_protocol()
+    parts = [caption, domain, language, decomposer, protocol.version]
+    if protocol.name != "anyaudio":  # keys of the anyaudio protocol stay as they were
+        parts.append(protocol.name)
+    payload = json.dumps(parts, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -80,9 +76,15 @@ async def decompose(
     clean: bool = True,
     use_cache: bool = True,
     cache_directory: Path | None = None,
+    protocol: Protocol | None = None,
 ) -> Decomposition:
-    """Rubric items for `caption`; a reply that cannot be parsed is retried once, then reported as an error."""
-    key = rubric_cache_key(caption, domain, language, str(model))
+    """Rubric items for `caption`; a reply that cannot be parsed is retried once, then reported as an error.
+
+    A protocol that fixes the rubric language (reference: Chinese) overrides `language`.
+    """
+    protocol = protocol or default_protocol()
+    language = protocol.rubric_language or language
+    key = rubric_cache_key(caption, domain, language, str(model), protocol)
     path = _cache_path(key, cache_directory)
     if use_cache and path.is_file():
         try:
@@ -94,12 +96,15 @@ async def decompose(
 
     result = Decomposition()
     messages = [
-        ChatMessageSystem(content=decompose_system_prompt(domain, language)),
-        ChatMessageUser(content=decompose_user_prompt(caption)),
+        ChatMessageSystem(content=protocol.decompose_system(domain, language)),
+        ChatMessageUser(content=protocol.decompose_user(caption, domain)),
     ]
+    decompose_config = GenerateConfig(
+        temperature=protocol.decompose_temperature, max_tokens=protocol.decompose_max_tokens(domain)
+    )
     raw_items = None
     for attempt in range(2):
-        output = await model.generate(messages, config=DECOMPOSE_CONFIG)
+        output = await model.generate(messages, config=decompose_config)
         raw_items = parse_rubric_reply(output.completion)
         if raw_items is not None:
             break
@@ -111,8 +116,8 @@ async def decompose(
     items = [RubricItem.model_validate(item) for item in raw_items]
     if items and clean:
         output = await model.generate(
-            [ChatMessageSystem(content=clean_system_prompt()), ChatMessageUser(content=clean_user_prompt(caption, items))],
-            config=CLEAN_CONFIG,
+            [ChatMessageSystem(content=protocol.clean_system), ChatMessageUser(content=protocol.clean_user(caption, items))],
+            config=GenerateConfig(temperature=protocol.clean_temperature, max_tokens=protocol.clean_max_tokens),
         )
         remove = parse_clean_reply(output.completion, len(items))
         if remove is None:

@@ -20,6 +20,10 @@ from pydantic import BaseModel
 
 Answer = Literal["yes", "no"]
 
+# The token forms the release compares (max rule): the word, with a leading space, capitalised, upper case.
+YES_FORMS: tuple[str, ...] = ("yes", " yes", "Yes", " Yes", "YES", " YES")
+NO_FORMS: tuple[str, ...] = ("no", " no", "No", " No", "NO", " NO")
+
 _WORD_ANSWERS: dict[str, Answer] = {"yes": "yes", "no": "no", "是": "yes", "否": "no"}
 _STRIP = " \t\r\n.,!?;:'\"`*()[]{}。，！？；：“”‘’（）【】"
 
@@ -36,23 +40,65 @@ def word_answer(text: str | None) -> Answer | None:
     return token_answer(text)
 
 
-def p_yes_from_top_logprobs(top: Iterable[tuple[str, float]]) -> float | None:
+def p_yes_from_top_logprobs(top: Iterable[tuple[str, float]], pooling: str = "sum") -> float | None:
     """Two-way normalised probability of yes from (token, logprob) pairs of the first position.
 
-    All variants of each side (case, leading space) are summed; None when neither side is present.
+    `sum` (the anyaudio protocol): every token that reads as yes/no (any case, spacing, 是/否, fused
+    punctuation) adds its probability. `max` (the release's rule): the largest logprob among exactly the forms
+    `YES_FORMS` / `NO_FORMS` per side, then a two-way softmax; a side missing from the list is taken at the
+    lowest listed logprob, so p_yes is then a bound on the way to 0.5. None when neither side is present, or
+    when a yes/no token has a non-finite logprob (a broken distribution is never read as a verdict).
     """
+    if pooling == "max":
+        pairs = list(top)
+        return None if nonfinite_logprob(pairs) else _max_pooled(pairs)
     mass = {"yes": 0.0, "no": 0.0}
     seen = False
     for token, logprob in top:
         side = token_answer(token)
-        if side is None or logprob is None or not math.isfinite(logprob):
+        if side is None:
             continue
+        if nonfinite_logprob([(token, logprob)]):
+            return None
         mass[side] += math.exp(min(logprob, 0.0))  # logprobs are <= 0; guard bad providers
         seen = True
     total = mass["yes"] + mass["no"]
     if not seen or total <= 0:
         return None
     return mass["yes"] / total
+
+
+_FORM_SIDE: dict[str, Answer] = {**{f: "yes" for f in YES_FORMS}, **{f: "no" for f in NO_FORMS}}
+
+
+def max_pooled_sides(top: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """The largest finite logprob per side among the release's six forms ({} when none is listed)."""
+    best: dict[str, float] = {}
+    for token, logprob in top:
+        side = _FORM_SIDE.get(token)
+        if side is None or logprob is None or not math.isfinite(logprob):
+            continue
+        best[side] = max(best.get(side, -math.inf), logprob)
+    return best
+
+
+def _max_pooled(top: list[tuple[str, float]]) -> float | None:
+    best = max_pooled_sides(top)
+    if not best:
+        return None
+    floor = min((lp for _, lp in top if lp is not None and math.isfinite(lp)), default=-math.inf)
+    yes, no = best.get("yes", floor), best.get("no", floor)
+    m = max(yes, no)
+    ey, en = math.exp(yes - m), math.exp(no - m)
+    return ey / (ey + en)
+
+
+def nonfinite_logprob(top: Iterable[tuple[str, float | None]]) -> str | None:
+    """Why a first-token distribution cannot be read: a yes/no token whose logprob is missing or non-finite."""
+    for token, logprob in top:
+        if token_answer(token) is not None and (logprob is None or not math.isfinite(logprob)):
+            return f"non-finite logprob {logprob} for the token {token!r}"
+    return None
 
 
 class ParsedAnswer(BaseModel):

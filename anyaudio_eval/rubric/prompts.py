@@ -7,7 +7,6 @@ whenever any text below changes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -64,8 +63,17 @@ _HOLISTIC = {
 _LIST_HEAD = {"zh": "请逐条回答下面 {n} 道判断题：", "en": "Answer each of the following {n} checks:"}
 HOLISTIC_DIMENSION = {"zh": "整体", "en": "overall"}
 
+# Generation budgets of the decomposer and the cleaning pass.
+DECOMPOSE_MAX_TOKENS = 4096
+CLEAN_MAX_TOKENS = 1024
 
-def _check_language(language: str) -> str:
+
+def text_language(texts: Sequence[str]) -> str:
+    """zh when the texts contain CJK characters, else en (what a rubric or a caption is written in)."""
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for text in texts for ch in text) else "en"
+
+
+def check_language(language: str) -> str:
     if language not in _RULES:
         raise ValueError(f"unknown prompt language {language!r}; use one of {', '.join(PROMPT_LANGUAGES)}")
     return language
@@ -73,7 +81,7 @@ def _check_language(language: str) -> str:
 
 def judge_system_prompt(mode: str, language: str) -> str:
     """System prompt of the judge; `mode` is logits/holistic (one word) or generate (JSON array)."""
-    language = _check_language(language)
+    language = check_language(language)
     tail = _GENERATE_TAIL if mode == "generate" else _LOGITS_TAIL
     return _RULES[language] + tail[language]
 
@@ -86,63 +94,22 @@ def _label(dimension: str, language: str) -> str:
 
 def item_prompt(item: RubricItem, language: str) -> str:
     """The text after the audio for one item (logits mode): only this differs between a sample's items."""
-    language = _check_language(language)
+    language = check_language(language)
     return _ITEM[language].format(label=_label(item.dimension, language), question=item.question)
 
 
 def holistic_prompt(caption: str, language: str) -> str:
-    language = _check_language(language)
+    language = check_language(language)
     return _HOLISTIC[language].format(caption=caption)
 
 
 def item_list_prompt(items: Sequence[RubricItem], language: str) -> str:
     """All items in one message (generate mode); ids start at 0."""
-    language = _check_language(language)
+    language = check_language(language)
     lines = [_LIST_HEAD[language].format(n=len(items))]
     for i, item in enumerate(items):
         lines.append(f"{i}. {_label(item.dimension, language)}{item.question}")
     return "\n".join(lines)
-
-
-# -- reading our own prompts back (providers of our own answer from the item text) ----------------
-
-_ITEM_RE = {
-    "zh": re.compile(r"^判断题：(?:【(?P<dim>[^】]*)】)?(?P<q>.*)$", re.DOTALL),
-    "en": re.compile(r"^Check: (?:\[(?P<dim>[^\]]*)\] )?(?P<q>.*)$", re.DOTALL),
-}
-_LIST_LINE = re.compile(r"^(?P<id>\d+)\. (?:【(?P<zdim>[^】]*)】|\[(?P<edim>[^\]]*)\] )?(?P<q>.*)$")
-
-
-def read_item_prompt(text: str) -> tuple[str, str] | None:
-    """(dimension, question) of a single-item prompt, or None if `text` is not one."""
-    for pattern in _ITEM_RE.values():
-        m = pattern.match(text.strip())
-        if m:
-            return (m.group("dim") or "", m.group("q").strip())
-    return None
-
-
-def read_holistic_prompt(text: str) -> str | None:
-    """The caption of a holistic prompt, or None."""
-    for template in _HOLISTIC.values():
-        head = template.split("{caption}")[0]
-        if text.startswith(head):
-            return text[len(head) :].strip()
-    return None
-
-
-def read_item_list_prompt(text: str) -> list[tuple[str, str]] | None:
-    """[(dimension, question)] of a generate-mode list prompt, or None."""
-    lines = text.strip().splitlines()
-    heads = [h.split("{n}") for h in _LIST_HEAD.values()]
-    if not lines or not any(lines[0].startswith(a) and lines[0].endswith(b) for a, b in heads):
-        return None
-    items = []
-    for line in lines[1:]:
-        m = _LIST_LINE.match(line.strip())
-        if m:
-            items.append((m.group("zdim") or m.group("edim") or "", m.group("q").strip()))
-    return items
 
 
 # -- decomposition: instruction -> atomic yes/no rubric items ---------------------------------------
@@ -203,7 +170,7 @@ def _check_domain(domain: str) -> str:
 
 
 def decompose_system_prompt(domain: str, language: str) -> str:
-    language = _check_language(language)
+    language = check_language(language)
     return _DECOMPOSE_COMMON.format(
         domain_rules=_DOMAIN_RULES[_check_domain(domain)],
         language_name=_LANGUAGE_NAMES[language],

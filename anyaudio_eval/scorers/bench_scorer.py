@@ -16,11 +16,15 @@ from anyaudio_eval.judge.solver import GROUNDING_KEY, RESULT_KEY
 from anyaudio_eval.scorers.metrics import (
     ItemRecord,
     Record,
-    bench_summary,
     flip_summary,
     grounding_summary,
+    hard_item_summary,
+    headline_summary,
     item_summary,
+    logged_items,
     stability_summary,
+    subset_summary,
+    type_summary,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,17 +48,46 @@ def record_from_metadata(meta: dict[str, Any] | None) -> Record | None:
     )
 
 
+def _records(scores: list[SampleScore]) -> tuple[list[Record], float, list[dict[str, Any]]]:
+    metas = [s.score.metadata or {} for s in scores]
+    records = [r for r in (record_from_metadata(m) for m in metas) if r is not None]
+    threshold = next((float(m["threshold"]) for m in metas if "threshold" in m), 0.5)
+    return records, threshold, metas
+
+
+# Three metric groups, in the order the viewer's results header shows them: the headline first.
 @metric
 def bench_metrics() -> Metric:
-    """Micro and macro accuracy, accuracy at 0.8, AUROC, balanced accuracy, ECE, per subset and type."""
+    """Micro and macro accuracy and AUROC first; then accuracy at 0.8, balanced accuracy, ECE, unparsed share,
+    and the reliability checks (grounding, stability, hard answers, temperature)."""
 
     def compute(scores: list[SampleScore]) -> Value:
-        metas = [s.score.metadata for s in scores]
-        records = [r for r in (record_from_metadata(m) for m in metas) if r is not None]
-        threshold = next((float(m["threshold"]) for m in metas if m and "threshold" in m), 0.5)
-        out = bench_summary(records, threshold)
+        records, threshold, metas = _records(scores)
+        out = headline_summary(records, threshold)
         out.update(reliability_summary([m for m in metas if m], threshold))
         return out
+
+    return compute
+
+
+@metric
+def by_subset() -> Metric:
+    """Accuracy per subset: `acc_<subset>`."""
+
+    def compute(scores: list[SampleScore]) -> Value:
+        records, threshold, _ = _records(scores)
+        return subset_summary(records, threshold)
+
+    return compute
+
+
+@metric
+def by_type() -> Metric:
+    """Accuracy per row type, positives included: `acc_<type>`."""
+
+    def compute(scores: list[SampleScore]) -> Value:
+        records, threshold, _ = _records(scores)
+        return type_summary(records, threshold)
 
     return compute
 
@@ -74,6 +107,7 @@ def reliability_summary(metas: list[dict[str, Any]], threshold: float) -> dict[s
         else:
             out["grounding_warning"] = 0.0
     out.update(stability_summary([m.get("epoch_scores") or [] for m in metas], threshold))
+    out.update(hard_item_summary(metas))
     temperatures = [float(m.get("temperature") or 0.0) for m in metas]
     if temperatures and max(temperatures) > 0:
         out["judge_temperature"] = max(temperatures)
@@ -89,7 +123,7 @@ def item_metrics() -> Metric:
         items = [
             ItemRecord(dimension=str(i.get("dimension", "")), gold=str(i["gold"]), p_yes=i.get("p_yes") if i.get("parsed") else None)
             for s in scores
-            for i in (s.score.metadata or {}).get("items", [])
+            for i in logged_items(s.score.metadata or {})
             if i.get("gold") in ("yes", "no")
         ]
         return item_summary(items) if items else {}
@@ -97,9 +131,10 @@ def item_metrics() -> Metric:
     return compute
 
 
-@scorer(metrics=[bench_metrics()])
+@scorer(metrics=[bench_metrics(), by_subset(), by_type()])
 def bench_alignment(threshold: float = 0.5) -> Scorer:
-    """1 when `score >= threshold` agrees with the row's yes/no label, else 0; unscored when not judged."""
+    """`{"correct": 1 when score >= threshold agrees with the row's yes/no label else 0, "score": the
+    alignment score}` (both shown in the viewer's sample list); unscored when not judged."""
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
@@ -120,16 +155,18 @@ def bench_alignment(threshold: float = 0.5) -> Scorer:
         if grounding:
             context["grounding"] = grounding
         context.update(result.score_metadata())
+        label = meta.get("label")
+        explanation = render_checklist(result, threshold, label)
         if result.score is None:
             return Score.unscored(
-                reason="grader_failed", explanation=render_checklist(result), metadata={**context, "error": result.error}
+                reason="grader_failed", explanation=explanation, metadata={**context, "error": result.error}
             )
         predicted = "yes" if result.score >= threshold else "no"
         return Score(
-            value=1.0 if predicted == meta.get("label") else 0.0,
-            answer=predicted,
-            explanation=render_checklist(result),
-            metadata={**context, "score": result.score},
+            value={"correct": 1.0 if predicted == label else 0.0, "score": result.score},
+            answer=f"{predicted} ({meta.get('subset')})" if meta.get("subset") else predicted,
+            explanation=explanation,
+            metadata={**context, "score": result.score, "predicted": predicted},
         )
 
     return score

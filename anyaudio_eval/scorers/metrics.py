@@ -6,12 +6,16 @@ The same functions run inside Inspect (the `bench_metrics` metric) and over fini
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-NEGATIVE_TYPES = ("neg_swap", "neg_change", "neg_gemini")
+logger = logging.getLogger(__name__)
+
 REPORT_THRESHOLDS = (0.5, 0.8)
 
 
@@ -91,13 +95,19 @@ def group_by(records: Iterable[Record], key: str) -> dict[str, list[Record]]:
     return dict(sorted(groups.items()))
 
 
-def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
-    """Every headline number of a bench run, flat and plainly named."""
+def metric_key(name: str) -> str:
+    """A metric-name part from free text: "speaking rate" -> "speaking_rate" (letters of any script kept)."""
+    return re.sub(r"\W+", "_", name.strip()).strip("_").lower() or "unknown"
+
+
+def headline_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """The numbers a user quotes first (micro and macro accuracy, AUROC), then the rest of the run's summary."""
     scores = [r.score for r in records]
     labels = [r.label == "yes" for r in records]
     out: dict[str, float] = {
         "accuracy": accuracy(records, threshold),
         "macro_accuracy": macro_accuracy(records, threshold),
+        "auroc": auroc(scores, labels),
     }
     for t in REPORT_THRESHOLDS:
         if t != threshold:
@@ -107,16 +117,29 @@ def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str
     acc = out["accuracy"]
     out["accuracy_stderr"] = math.sqrt(acc * (1 - acc) / (n - 1)) if n > 1 else float("nan")
     out["balanced_accuracy"] = balanced_accuracy(records, threshold)
-    out["auroc"] = auroc(scores, labels)
     out["ece"] = expected_calibration_error(scores, labels)
     n_items = sum(r.n_items for r in records)
     out["unparsed_item_share"] = sum(r.n_unparsed for r in records) / n_items if n_items else float("nan")
-    for subset, rs in group_by(records, "subset").items():
-        out[f"acc_{subset}"] = accuracy(rs, threshold)
-    for type_, rs in group_by(records, "type").items():
-        if type_ in NEGATIVE_TYPES:
-            out[f"acc_{type_}"] = accuracy(rs, threshold)
     return out
+
+
+def subset_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """`acc_<subset>` for every subset present."""
+    return {f"acc_{metric_key(s)}": accuracy(rs, threshold) for s, rs in group_by(records, "subset").items()}
+
+
+def type_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """`acc_<type>` for every row type present, positives included."""
+    return {f"acc_{metric_key(t)}": accuracy(rs, threshold) for t, rs in group_by(records, "type").items()}
+
+
+def bench_summary(records: Sequence[Record], threshold: float = 0.5) -> dict[str, float]:
+    """Every number of a bench run, flat: the headline, then per subset, then per row type."""
+    return {
+        **headline_summary(records, threshold),
+        **subset_summary(records, threshold),
+        **type_summary(records, threshold),
+    }
 
 
 def finite_or_none(value: float) -> float | None:
@@ -157,9 +180,9 @@ def item_summary(items: Sequence[ItemRecord]) -> dict[str, float]:
     for dim, xs in sorted(by_dim.items()):
         answered_dim = [i for i in xs if not is_abstention(i.p_yes)]
         if answered_dim:
-            out[f"item_acc_{dim}"] = acc(answered_dim)
+            out[f"item_acc_{metric_key(dim)}"] = acc(answered_dim)
         if len(answered_dim) < len(xs):  # shown only where the judge abstains, to keep the summary short
-            out[f"item_abstain_{dim}"] = 1 - len(answered_dim) / len(xs)
+            out[f"item_abstention_{metric_key(dim)}"] = 1 - len(answered_dim) / len(xs)
     return out
 
 
@@ -211,3 +234,31 @@ def flip_summary(pairs: Sequence[tuple[str, float, float]], threshold: float) ->
         out[f"flip_to_yes{suffix}"] = _mean(to_yes)
         out[f"score_shift{suffix}"] = _mean([a - c for c, a in ps])
     return out
+
+
+def logged_items(meta: dict) -> list[dict]:
+    """Per-item verdicts of a sample: every epoch's (`epoch_items`, set by the epoch reducer), else the one."""
+    return list(meta.get("epoch_items") or meta.get("items") or [])
+
+
+def hard_item_summary(metas: Sequence[dict]) -> dict[str, float]:
+    """`hard_item_share`: parsed items that are a hard 0/1 read from text (no logprobs), among samples judged
+    with `hard_answers=allow` in a mode that asks for a distribution. Empty when no sample allowed them."""
+    allowed = [m for m in metas if m.get("hard_answers") == "allow" and m.get("mode") != "generate"]
+    if not allowed:
+        return {}
+    parsed = [i for m in allowed for i in logged_items(m) if i.get("parsed")]
+    hard = sum(not i.get("soft") for i in parsed)
+    share = hard / len(parsed) if parsed else 0.0
+    if hard:
+        _warn_once(
+            "some judged items are hard 0/1 answers without logprobs (hard_answers=allow): their p_yes is not a "
+            "probability; hard_item_share in the results says how many"
+        )
+    return {"hard_item_share": share}
+
+
+@functools.lru_cache(maxsize=256)
+def _warn_once(message: str) -> None:
+    # Inspect also computes metrics on partial results while a run goes: the warning is shown once.
+    logger.warning(message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -24,10 +25,11 @@ from anyaudio_eval.audio import audio_from_reference
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.grounding import grounding_check, spectrum_matched_noise
-from anyaudio_eval.judge.procedure import JudgeMode, judge_audio
+from anyaudio_eval.judge.procedure import HARD_ANSWER_POLICIES, JudgeMode, judge_audio
 from anyaudio_eval.rubric.decompose import decompose
+from anyaudio_eval.rubric.protocol import get_protocol, warn_if_released_judge
 from anyaudio_eval.scorers.intelligibility import intelligibility
-from anyaudio_eval.scorers.metrics import grounding_summary
+from anyaudio_eval.scorers.metrics import grounding_summary, hard_item_summary, logged_items
 
 DEFAULT_DOMAIN = "mix"
 TOP_FAILING_DIMENSIONS = 10
@@ -43,12 +45,13 @@ def output_audio(state: TaskState) -> str | None:
     return None
 
 
-def _role_model(role: str, what: str) -> Model:
+def role_model(role: str, what: str, who: str = "rubric_judge") -> Model:
+    """The model bound to `role`, or an error that names the flag to add."""
     try:
         return get_model(role=role, required=True)
     except Exception as ex:
         raise RuntimeError(
-            f"rubric_judge needs a {what}: add --model-role {role}=<model> (Python: eval(..., model_roles={{'{role}': ...}}))"
+            f"{who} needs a {what}: add --model-role {role}=<model> (Python: eval(..., model_roles={{'{role}': ...}}))"
         ) from ex
 
 
@@ -60,22 +63,27 @@ def _selected(sample_id: Any, share: float, seed: int) -> bool:
 @metric
 def generator_metrics(threshold: float = 0.5) -> Metric:
     """Pass rate, mean score per domain, the dimensions whose items fail most often, and mean WER / CER of
-    the samples that had a text to speak (absent, not 0, when none was measured)."""
+    the samples that had a text to speak (absent, not 0, when none was measured).
+
+    Scores are read from `Score.value`, which every epoch reducer reduces; item verdicts from every epoch
+    when the task uses `bench_epochs` (as instruct does), else from the first epoch's metadata.
+    """
 
     def compute(scores: list[SampleScore]) -> Value:
         metas = [s.score.metadata or {} for s in scores]
-        values = [float(m["score"]) for m in metas if m.get("score") is not None]
+        sample_values = [_scored_value(s.score) for s in scores]
+        values = [v for v in sample_values if v is not None]
         out: dict[str, float] = {}
         if values:
             cut = next((float(m["threshold"]) for m in metas if "threshold" in m), threshold)
             out["pass_rate"] = sum(v >= cut for v in values) / len(values)
         by_domain: dict[str, list[float]] = defaultdict(list)
         fails: dict[str, list[float]] = defaultdict(list)
-        for m in metas:
-            if m.get("score") is None:
+        for m, value in zip(metas, sample_values, strict=True):
+            if value is None:
                 continue
-            by_domain[str(m.get("domain", DEFAULT_DOMAIN))].append(float(m["score"]))
-            for item in m.get("items", []):
+            by_domain[str(m.get("domain", DEFAULT_DOMAIN))].append(value)
+            for item in logged_items(m):
                 if item.get("parsed") and item.get("p_yes") is not None:
                     fails[item.get("dimension") or "?"].append(float(item["p_yes"] < 0.5))
         for domain, xs in sorted(by_domain.items()):
@@ -93,9 +101,17 @@ def generator_metrics(threshold: float = 0.5) -> Metric:
         ranked = sorted(fails.items(), key=lambda kv: (-sum(kv[1]) / len(kv[1]), -len(kv[1]), kv[0]))
         for dimension, xs in ranked[:TOP_FAILING_DIMENSIONS]:
             out[f"fail_rate_{dimension}"] = sum(xs) / len(xs)
+        out.update(hard_item_summary(metas))
         return out
 
     return compute
+
+
+def _scored_value(score: Score) -> float | None:
+    value = score.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 @scorer(metrics=[mean(), stderr(), generator_metrics()])
@@ -110,6 +126,12 @@ def rubric_judge(
     clean: bool = True,
     grounding: float = 0.0,
     seed: int = 0,
+    hard_answers: str = "unscored",
+    protocol: str = "anyaudio",
+    pooling: str | None = None,
+    resampler: str | None = None,
+    reference: str | None = None,
+    reference_sha256: str | None = None,
     asr: str | None = "auto",
 ) -> Scorer:
     """Alignment score in [0, 1] of the generated audio with the sample's instruction.
@@ -126,9 +148,17 @@ def rubric_judge(
         grounding: share of samples (chosen by a seeded hash of the sample id) judged again with silence and
             with spectrum-matched noise of the clip, to measure whether the judge listens.
         seed: seed of the grounding selection.
+        hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed, the default) or
+            allow (a hard 0/1; `hard_item_share` reports how many, with a warning).
+        protocol: anyaudio or reference (the authors' prompts, pooling and decomposition settings); pooling,
+            resampler, reference and reference_sha256 as in the bench task.
         asr: Whisper model for intelligibility (WER/CER against the sample's `text`, when it has one):
             auto, off, base, tiny.en, a model directory or a hub name (see `anyaudio_eval.acoustic.speech`).
     """
+    if hard_answers not in HARD_ANSWER_POLICIES:
+        raise ValueError(f"unknown hard_answers {hard_answers!r}; use one of: {', '.join(HARD_ANSWER_POLICIES)}")
+    judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
+    prompt_language = judge_protocol.language
     tools: SpeechTools | None = None
 
     async def measure_intelligibility(audio: str, text: str) -> dict[str, Any] | None:
@@ -162,11 +192,12 @@ def rubric_judge(
             context["rubric_source"] = "dataset"
         else:
             decomposition = await decompose(
-                _role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
+                role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
                 instruction,
                 domain,
                 rubric_language,
                 clean=clean,
+                protocol=judge_protocol,
             )
             context.update(
                 rubric_source="cache" if decomposition.cached else "decomposer",
@@ -181,13 +212,23 @@ def rubric_judge(
                 )
             items = decomposition.items
 
-        judge = _role_model(judge_role, "judge (an audio-capable model)")
-        result = await judge_audio(judge, audio, items, mode, prompt_language, caption=instruction)
+        judge = role_model(judge_role, "judge (an audio-capable model)")
+        warn_if_released_judge(str(judge), judge_protocol)
+        result = await judge_audio(
+            judge,
+            audio,
+            items,
+            mode,
+            prompt_language,
+            caption=instruction,
+            protocol=judge_protocol,
+            hard_answers=hard_answers,
+        )
         context.update(result.score_metadata())
         if result.score is None:
             return Score.unscored(
                 reason="grader_failed",
-                explanation=render_checklist(result),
+                explanation=render_checklist(result, threshold),
                 metadata={**context, "error": result.error},
             )
         if grounding > 0 and _selected(state.sample_id, grounding, seed):
@@ -201,6 +242,7 @@ def rubric_judge(
                 instruction,
                 swap_audio=spectrum_matched_noise(audio, seed),
                 swap_source="spectrum-matched noise",
+                protocol=judge_protocol,
             )
             context["grounding"] = check.model_dump()
         if meta.get("text"):  # beside the rubric score, never part of it
@@ -211,7 +253,7 @@ def rubric_judge(
         return Score(
             value=result.score,
             answer=f"{result.score:.3f}",
-            explanation=render_checklist(result),
+            explanation=render_checklist(result, threshold),
             metadata={**context, "score": result.score},
         )
 

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from inspect_ai import Task, task
+from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser
 from inspect_ai.solver import generate
@@ -18,9 +18,11 @@ from inspect_ai.solver import generate
 from anyaudio_eval.bench.loaders import DatasetError, load_bench, parse_rubric, read_jsonl
 from anyaudio_eval.bench.schema import HUB_ID, RubricItem
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN
-from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_VERSION
+from anyaudio_eval.rubric.prompts import DOMAINS
+from anyaudio_eval.rubric.protocol import get_protocol
+from anyaudio_eval.scorers.epochs import bench_epochs
 from anyaudio_eval.scorers.rubric_judge import DEFAULT_DOMAIN, rubric_judge
-from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args
+from anyaudio_eval.tasks.common import TASK_VERSION, check_judge_args, protocol_metadata, protocol_options
 
 
 class InstructionRow:
@@ -81,9 +83,15 @@ def instruct(
     mode: str = "logits",
     prompt_language: str = "zh",
     rubric_language: str = "zh",
-    threshold: float = 0.5,
+    threshold: float | None = None,
     clean: bool = True,
     use_bench_rubrics: bool = True,
+    hard_answers: str = "unscored",
+    protocol: str = "anyaudio",
+    reference: str | None = None,
+    reference_sha256: str | None = None,
+    pooling: str | None = None,
+    resampler: str | None = None,
     asr: str = "auto",
 ) -> Task:
     """Score an audio generator on instructions with the dynamic-rubric judge.
@@ -100,13 +108,19 @@ def instruct(
         mode: judge mode (logits, generate, holistic).
         prompt_language: judge prompt language.
         rubric_language: language of decomposed rubric questions.
-        threshold: score at which a sample passes.
+        threshold: score at which a sample passes (default: the protocol's for the mode).
         clean: run the cleaning pass after decomposition.
         use_bench_rubrics: for source=bench, judge with the bench's rubrics instead of decomposing again.
+        hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
+        protocol: anyaudio or reference (the authors' judge and decomposition prompts); reference,
+            reference_sha256, pooling and resampler as in the bench task.
         asr: Whisper model for intelligibility (WER for English, CER for Chinese) of rows with a `text`:
             auto, off, base, tiny.en, a model directory or a hub name. Reported beside the rubric score.
     """
-    check_judge_args(mode, prompt_language, "skip", threshold)
+    check_judge_args(mode, prompt_language, "skip", threshold, hard_answers, protocol, pooling, resampler)
+    judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
+    threshold = judge_protocol.threshold(mode) if threshold is None else float(threshold)
+    rubric_language = judge_protocol.rubric_language or rubric_language
     if source == "bench":
         load = load_bench(dataset, language, subsets=subsets, labels="yes", limit=limit, shuffle=shuffle, seed=seed, read_audio=False)
         rows = [
@@ -114,6 +128,7 @@ def instruct(
             for r in load.rows
         ]
         location = load.source
+        load.require_rows()
     elif source == "file":
         if not instructions:
             raise DatasetError("instruct needs -T instructions=<file.jsonl|file.csv> (or -T source=bench)")
@@ -134,19 +149,21 @@ def instruct(
         solver=generate(),
         scorer=rubric_judge(
             mode=mode,  # type: ignore[arg-type]
-            prompt_language=prompt_language,
+            prompt_language=judge_protocol.language,
             rubric_language=rubric_language,
             threshold=threshold,
             clean=clean,
+            hard_answers=hard_answers,
+            **protocol_options(judge_protocol, reference, reference_sha256),
             asr=asr,
         ),
+        # Reduce every epoch into the metrics (Inspect's default reducer keeps only the first epoch's metadata).
+        epochs=Epochs(1, bench_epochs()),
         version=TASK_VERSION,
         metadata={
-            "prompt_version": PROMPT_VERSION,
-            "judge_mode": mode,
-            "threshold": threshold,
-            "prompt_language": prompt_language,
+            **protocol_metadata(judge_protocol, mode, threshold),
             "rubric_language": rubric_language,
+            "hard_answers": hard_answers,
             "source": source,
             "instructions": location,
             "asr": asr,

@@ -20,6 +20,8 @@ _OVERRIDES: list[tuple[str, type, str]] = [
     ("device", str, "auto|cpu|cuda"),
     ("dtype", str, "auto|float32|bfloat16"),
     ("seed", int, "random seed"),
+    ("protocol", str, "prompts to train on: anyaudio | reference (the release's, read at run time)"),
+    ("reference", str, "protocol=reference: a clone of the release or its prompts.py"),
 ]
 _TRAIN_OVERRIDES: list[tuple[str, type, str]] = [
     ("epochs", float, "training epochs"),

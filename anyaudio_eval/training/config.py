@@ -40,6 +40,8 @@ class CommonSettings:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto (bf16 on GPUs that have it, else fp32) | float32 | bfloat16
+    protocol: str = "anyaudio"  # prompts the judge is trained on: anyaudio | reference (the release's)
+    reference: str | None = None  # protocol=reference: a clone of the release or its prompts.py
 
 
 @dataclass

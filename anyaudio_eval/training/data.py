@@ -39,12 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from anyaudio_eval.bench.loaders import read_jsonl, rubric_elements
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN as _SUBSET_DOMAIN
-from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_LANGUAGES, item_list_prompt, judge_system_prompt
+from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_LANGUAGES
+from anyaudio_eval.rubric.protocol import Protocol, default_protocol, get_protocol
 
 Domain = Literal["speech", "sound", "music", "mix"]
 
@@ -69,6 +70,12 @@ class TrainSample(BaseModel):
     label: Literal["yes", "no"]
     items: list[TrainItem] = Field(min_length=1)
     rationale: str = ""
+    # The protocol whose prompts the judge is trained on (set by `load_stage_corpus`; default: anyaudio).
+    _protocol: Protocol | None = PrivateAttr(default=None)
+
+    @property
+    def protocol(self) -> Protocol:
+        return self._protocol or default_protocol(self.language)
 
     @property
     def gold(self) -> list[str]:
@@ -78,10 +85,10 @@ class TrainSample(BaseModel):
         return [RubricItem(dimension=i.dimension, question=i.question, basis=i.basis) for i in self.items]
 
     def system_prompt(self) -> str:
-        return judge_system_prompt("generate", self.language)
+        return self.protocol.judge_system("generate")
 
     def user_prompt(self) -> str:
-        return item_list_prompt(self.rubric(), self.language)
+        return self.protocol.item_list_text(self.rubric())
 
     def target(self) -> str:
         return answer_target(self.items, self.rationale)
@@ -345,4 +352,9 @@ def load_stage_corpus(settings: Any, stage: str, hint: str) -> Corpus:
     corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
     for uuid, reason in corpus.skipped:
         logging.getLogger(__name__).warning("corpus row %s skipped: %s", uuid, reason)
+    name = getattr(settings, "protocol", "anyaudio")
+    if name != "anyaudio":  # the reference prompts are Chinese only; anyaudio follows each row's language
+        protocol = get_protocol(name, reference=getattr(settings, "reference", None))
+        for sample in corpus.samples:
+            sample._protocol = protocol
     return corpus
