@@ -8,7 +8,8 @@ measurements alone (`--compare`).
     python benchmarks/bench_acoustic_accuracy.py [--asr auto] [--compare] [--sets probes,calibration]
 
 The calibration set is `anyaudio_eval/data/calibration/manifest.jsonl` (labels and licence per clip) with its
-audio under `$ANYAUDIO_CALIBRATION_AUDIO` (default: the user cache folder the build script writes to).
+audio under `$ANYAUDIO_CALIBRATION_AUDIO` (default: `calibration/` in the package's cache folder, where the
+build script writes it).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ CALIBRATION_MANIFEST = REPO / "anyaudio_eval" / "data" / "calibration" / "manife
 def calibration_audio_dir() -> Path:
     import os
 
-    from platformdirs import user_cache_dir
+    from anyaudio_eval.audio import cache_dir
 
-    return Path(os.environ.get("ANYAUDIO_CALIBRATION_AUDIO") or Path(user_cache_dir("anyaudio-eval")) / "calibration")
+    return Path(os.environ.get("ANYAUDIO_CALIBRATION_AUDIO") or cache_dir() / "calibration")
 
 
 def load_set(name: str) -> list[tuple[Path, list[dict]]]:
