@@ -175,8 +175,9 @@ def test_parse_values_and_degree():
 
 @pytest.mark.parametrize(
     "question",
-    ["Is the speaker sad?", "说话人情绪悲伤吗？", 'Does the speaker say "good morning to you"?', "说话内容是“你好”吗？",
-     "Is the melody played on a violin?", "Is the speech in English?", "是否没有背景音乐？", "Is this a dog barking?"],
+    ["Is the speaker sad?", "说话人情绪悲伤吗？", "Is the melody played on a violin?", "是否没有背景音乐？",
+     "Is this a dog barking?", 'Is the song titled "Blue Moon"?', 'Does she sing "la la la"?',
+     "Does the speaker have a British accent?"],
 )
 def test_unmeasurable_abstains(question):
     f = ClipFeatures(_tone(220.0))
@@ -184,6 +185,35 @@ def test_unmeasurable_abstains(question):
     assert parse_question(question) is None
     assert ans.p_yes == 0.5 and ans.measured is False and ans.dimension_key is None
     assert "abstain" in ans.evidence
+
+
+@pytest.mark.parametrize(
+    "question, key, target, negated",
+    [
+        ('Does the speaker say "good morning to you"?', "speech_content", "good morning to you", False),
+        ("说话内容是“你好”吗？", "speech_content", "你好", False),
+        ("Does the narrator not say 'see you tomorrow'?", "speech_content", "see you tomorrow", True),
+        ("Is the speech in English?", "language", "en", False),
+        ("说话人讲的是普通话吗？", "language", "zh", False),
+        ("Is the speaker not speaking Spanish?", "language", "es", True),
+        ("说的是粤语吗？", "language", "yue", False),
+    ],
+)
+def test_parse_spoken_content_and_language(question, key, target, negated):
+    q = parse_question(question)
+    assert (q.key, q.target, q.negated) == (key, target, negated)
+
+
+@pytest.mark.parametrize("question", ['Does the speaker say "good morning to you"?', "Is the speech in English?"])
+def test_content_and_language_abstain_without_asr(question):
+    ans = answer_item(ClipFeatures(_tone(220.0)), question)
+    assert ans.p_yes == 0.5 and not ans.measured and ans.tool == "asr"
+    assert ans.evidence.startswith("[asr]") and "ASR is off" in ans.evidence
+
+
+def test_evidence_names_its_tool():
+    ans = answer_item(ClipFeatures(_tone(220.0)), "Is the tone high-pitched?")
+    assert ans.tool == "dsp" and ans.evidence.startswith("[dsp] ")
 
 
 def test_degree_tightens_threshold():
@@ -209,3 +239,12 @@ def test_all_items_fast_on_10_s_clip():
     answers = [answer_item(f, q) for q in qs]
     assert time.perf_counter() - t0 < 0.5
     assert all(0.02 <= a.p_yes <= 0.98 for a in answers)
+
+
+def test_ordinary_level_abstains():
+    # -18 LUFS is how ordinary speech is published: level alone cannot say "loud" or "shouting"
+    ordinary = ClipFeatures(_normalise(_pink(3 * SR), -18.0))
+    ans = answer_item(ordinary, "Is the sound loud?")
+    assert ans.p_yes == 0.5 and not ans.measured and "ordinary level" in ans.evidence
+    assert answer_item(ClipFeatures(_normalise(_pink(3 * SR), -10.0)), "Is the sound loud?").p_yes > 0.8
+    assert answer_item(ClipFeatures(_normalise(_pink(3 * SR), -38.0)), "Is the sound quiet?").p_yes > 0.8

@@ -2,21 +2,35 @@
 
 ``p_yes`` is a logistic function of a scaled margin between the measurement and the threshold that the
 question asserts, clipped to [0.02, 0.98] and flipped for negated questions. Items the lexicon does not
-understand, or whose measurement is unavailable, get ``p_yes = 0.5`` and ``measured = False``.
+understand, or whose measurement is unavailable or unreliable, get ``p_yes = 0.5`` and ``measured = False``.
+Every answer names the tool behind it (``dsp`` signal measurements, ``vad`` silero VAD, ``asr`` Whisper), and
+its evidence starts with that tag ("[asr] heard: '...'").
 """
 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import asdict, dataclass
+from difflib import SequenceMatcher
 
 import numpy as np
 
 from .features import ClipFeatures
 from .lexicon import Query, parse_question
+from .speech import has_cjk
 
 P_MIN, P_MAX = 0.02, 0.98
 NO_SPEECH_P = 0.1  # a question about a speaker when no speech is detected
+# Real voices overlap here: an expressive male prompt voice reads 145-210 Hz, female ones 170-270 Hz
+# (calibration set); synthetic voices sit at 80-115 and 180-290 Hz. Inside the band the judge abstains.
+GENDER_AMBIGUOUS_HZ = (155.0, 200.0)
+# A recording's level is set by whoever mastered it: real prompts spoken at a normal level measure -25 to -16
+# LUFS, while the synthetic probes' loud clips measure -20 to -13 and their quiet ones -36. Between the ends
+# of each band the level alone does not tell, and the judge abstains.
+LOUD_BAND = (-21.0, -14.0)  # loud below -21 -> no, above -14 -> yes
+QUIET_BAND = (-31.0, -25.0)  # quiet below -31 -> yes, above -25 -> no
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,7 @@ class AcousticAnswer:
     evidence: str
     measured: bool
     dimension_key: str | None
+    tool: str = "dsp"  # dsp | vad | asr | none (not understood)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -39,26 +54,26 @@ def _clip(p: float) -> float:
     return float(min(P_MAX, max(P_MIN, p)))
 
 
-def _abstain(key: str | None, why: str) -> AcousticAnswer:
-    return AcousticAnswer(0.5, why, False, key)
+def _abstain(key: str | None, why: str, tool: str = "dsp") -> AcousticAnswer:
+    return AcousticAnswer(0.5, f"[{tool}] {why}", False, key, tool)
 
 
 def answer_item(features: ClipFeatures, question: str, dimension: str | None = None) -> AcousticAnswer:
     """Answer one rubric item (zh or en) about the clip behind ``features``."""
     q = parse_question(question, dimension)
     if q is None:
-        return _abstain(None, "not an acoustically measurable attribute; abstained")
+        return AcousticAnswer(0.5, "not an acoustically measurable attribute; abstained", False, None, "none")
     try:
         res = _HANDLERS[q.key](features, q)
     except Exception as exc:  # a measurement bug must not crash a run; abstain and say why
         return _abstain(q.key, f"measurement of {q.key} failed: {type(exc).__name__}: {exc}")
     if isinstance(res, AcousticAnswer):
         return res
-    p, evidence = res
+    p, evidence, tool = res if len(res) == 3 else (*res, "dsp")
     if q.negated:
         p = 1.0 - p
         evidence += " (question negated)"
-    return AcousticAnswer(_clip(p), evidence, True, q.key)
+    return AcousticAnswer(_clip(p), f"[{tool}] {evidence}", True, q.key, tool)
 
 
 # each handler returns (p_yes before negation, evidence) or an AcousticAnswer (abstention)
@@ -68,18 +83,116 @@ def _thr(base: float, q: Query, up: bool, step: float) -> float:
     return base + shift if up else base - shift
 
 
-def _speech_gate(f: ClipFeatures, key: str) -> AcousticAnswer | tuple[float, str] | None:
+def _speech_gate(f: ClipFeatures, key: str) -> AcousticAnswer | tuple | None:
+    if f.vad_speech_s is not None:
+        if f.vad_speech_s < f.MIN_SPEECH_S:
+            return NO_SPEECH_P, f"silero VAD found no speech ({f.vad_speech_s:.2f} s), so no {key} to match", "vad"
+        return None
     if f.speech_score < 0.15:
         return NO_SPEECH_P, f"no speech detected (speech score {f.speech_score:.2f}), so no {key} to match"
     return None
 
 
 def _h_speech(f: ClipFeatures, q: Query):
+    if f.vad_speech_s is not None:
+        t = f.vad_speech_s
+        p = _logistic((t - f.MIN_SPEECH_S) / 0.08)
+        if q.direction == "absent":
+            p = 1 - p
+        return p, f"silero VAD: {t:.2f} s of speech in {len(f.vad_segments or [])} region(s)", "vad"
     s = f.speech_score
     p = _logistic((s - 0.35) / 0.1)
     if q.direction == "absent":
         p = 1 - p
     return p, f"speech score {s:.2f} (voiced ratio {f.pitch.voiced_ratio:.2f}, syllabic modulation {f.modulation_ratio:.2f})"
+
+
+# ------------------------------------------------------------------------------------------- ASR-backed items
+ASR_MIN_LOGPROB = -1.0  # Whisper's mean token log-probability below this: the transcript is not trusted
+LANG_MIN_P = 0.7  # detected-language probability below this: the language is not trusted (real prompts
+# misdetected as Hebrew or Spanish came with p 0.58-0.64; right detections mostly above 0.9)
+
+
+def _heard(f: ClipFeatures, key: str) -> AcousticAnswer | tuple | None:
+    """Shared gate of content and language items: no ASR, no speech, or an unsure transcript."""
+    if f.tools is None or f.tools.asr_model is None:
+        return _abstain(key, "ASR is off: spoken words and language are not judged", "asr")
+    if f.vad_speech_s is not None and f.vad_speech_s < f.MIN_SPEECH_S:
+        return NO_SPEECH_P, f"silero VAD found no speech ({f.vad_speech_s:.2f} s), so nothing is said", "vad"
+    tr = f.transcript
+    if tr is None or not tr.text.strip():
+        return _abstain(key, "ASR heard no words", "asr")
+    if tr.avg_logprob < ASR_MIN_LOGPROB:
+        return _abstain(key, f"ASR unsure (mean log-prob {tr.avg_logprob:.2f}) of {tr.text[:60]!r}", "asr")
+    return None
+
+
+def _norm_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    # spelled-out letters ("u s b") against the word ASR writes ("usb")
+    return re.sub(r"\b(?:[^\W\d_] ){1,}[^\W\d_]\b", lambda m: m.group(0).replace(" ", ""), text)
+
+
+def _coverage(target: str, heard: str) -> float:
+    """Share of the target phrase found in the transcript: characters in order for Chinese and Japanese,
+    words (each matched fuzzily, ratio >= 0.75, to absorb spelling and accent slips) otherwise."""
+    t, h = _norm_text(target), _norm_text(heard)
+    if has_cjk(t):
+        t, h = re.sub(r"\s+", "", t), re.sub(r"\s+", "", h)
+        if not t:
+            return 0.0
+        blocks = SequenceMatcher(None, t, h, autojunk=False).get_matching_blocks()
+        return sum(b.size for b in blocks) / len(t)
+    words, heard_words = t.split(), h.split()
+    if not words:
+        return 0.0
+    found = sum(
+        any(w == x or (len(w) > 2 and SequenceMatcher(None, w, x).ratio() >= 0.75) for x in heard_words) for w in words
+    )
+    return found / len(words)
+
+
+def _h_content(f: ClipFeatures, q: Query):
+    gate = _heard(f, "speech_content")
+    if gate:
+        return gate
+    tr = f.transcript
+    target = q.target or ""
+    heard = f"heard: {tr.text[:160]!r}"
+    if _PINYIN.search(target):
+        return _abstain("speech_content", f"{heard}; the quoted words are romanised (pinyin), not compared", "asr")
+    cjk = has_cjk(target)
+    cov = _coverage(target, tr.text)
+    lo, hi = (0.25, 0.45) if cjk else (0.4, 0.6)
+    if cov < hi:  # a "no" needs a transcript that can be trusted
+        if tr.multilingual and tr.language_p < LANG_MIN_P:
+            return _abstain("speech_content", f"{heard}; language unsure ({tr.language}, p={tr.language_p:.2f})", "asr")
+        if cjk and not has_cjk(tr.text):
+            return _abstain("speech_content", f"{heard}; no Chinese/Japanese heard ({tr.language})", "asr")
+        # between "clearly said" and "clearly other words" ASR slips and paraphrase look alike
+        if cov > lo:
+            return _abstain("speech_content", f"{heard}; {cov * 100:.0f}% of the quoted words: too close to call", "asr")
+    mid = (lo + hi) / 2
+    return _logistic((cov - mid) / 0.06), f"{heard} ({cov * 100:.0f}% of the quoted words)", "asr"
+
+
+_PINYIN = re.compile(r"\b[a-zü]+[1-5]\b.*\b[a-zü]+[1-5]\b", re.I)
+
+
+def _h_language(f: ClipFeatures, q: Query):
+    gate = _heard(f, "language")
+    if gate:
+        return gate
+    tr = f.transcript
+    if not tr.multilingual:
+        return _abstain("language", f"ASR model {tr.model} is English-only: cannot tell the language", "asr")
+    if q.target == "yue":
+        return _abstain("language", "Cantonese and dialects are not told apart by this ASR model", "asr")
+    if tr.language_p < LANG_MIN_P:
+        return _abstain("language", f"language unsure: {tr.language}, p={tr.language_p:.2f}", "asr")
+    p_target = tr.language_probs.get(q.target or "", 0.0)
+    return p_target, f"language {tr.language}, p={tr.language_p:.2f}; P({q.target})={p_target:.2f}", "asr"
 
 
 def _h_gender(f: ClipFeatures, q: Query):
@@ -89,10 +202,13 @@ def _h_gender(f: ClipFeatures, q: Query):
     f0 = f.pitch.median_hz
     if f0 is None:
         return _abstain("gender", "speech found but no voiced frames: cannot estimate F0 for gender")
-    semis = 12 * math.log2(165.0 / f0)  # >0: below the split, male-like
+    lo, hi = GENDER_AMBIGUOUS_HZ
+    if lo <= f0 <= hi:
+        return _abstain("gender", f"median F0 {f0:.0f} Hz: between typical male and female voices ({lo:.0f}-{hi:.0f} Hz)")
+    semis = 12 * math.log2(math.sqrt(lo * hi) / f0)  # >0: below the band, male-like
     m = semis / 1.5
     p = _logistic(m if q.direction == "male" else -m)
-    return p, f"median F0 {f0:.0f} Hz (male < 165 Hz <= female)"
+    return p, f"median F0 {f0:.0f} Hz (male < {lo:.0f} Hz, female > {hi:.0f} Hz)"
 
 
 _PITCH_REF = {"male": 105.0, "female": 205.0}
@@ -152,7 +268,12 @@ def _h_rate(f: ClipFeatures, q: Query):
     else:
         t = _thr(3.2, q, False, 0.5)
         m = (t - r) / 0.3
-    return _logistic(m), f"{r:.1f} syllables/s over {f.active_duration:.1f} s of speaking time"
+    evidence = f"{r:.1f} syllables/s over {f.active_duration:.1f} s of speaking time"
+    words = f.word_rate
+    if words is not None:  # shown beside the decision; no labelled real rates yet to decide from words
+        unit = "characters" if f.transcript and has_cjk(f.transcript.text) else "words"
+        evidence += f"; ASR heard {words[0]} {unit}, {words[1]:.1f}/s of VAD speech"
+    return _logistic(m), evidence
 
 
 def _h_loud(f: ClipFeatures, q: Query):
@@ -162,12 +283,14 @@ def _h_loud(f: ClipFeatures, q: Query):
             p = NO_SPEECH_P if q.direction == "loud" else 0.9
             return p, "digital silence (no measurable loudness)"
         return _abstain("loudness", "clip too short for integrated loudness")
-    if q.direction == "loud":
-        t = _thr(-19.0, q, True, 5.0)
-        m = (L - t) / 2.5
-    else:
-        t = _thr(-29.0, q, False, 5.0)
-        m = (t - L) / 2.5
+    lo, hi = LOUD_BAND if q.direction == "loud" else QUIET_BAND
+    shift = (q.degree - 1.0) * 5.0  # "very loud" needs more, "slightly quiet" less
+    lo, hi = (lo + shift, hi + shift) if q.direction == "loud" else (lo - shift, hi - shift)
+    if lo < L < hi:
+        return _abstain("loudness", f"integrated loudness {L:.1f} LUFS: an ordinary level, {q.direction} or not is "
+                        f"not told by level alone ({lo:.0f} to {hi:.0f} LUFS)")
+    t = (lo + hi) / 2
+    m = (L - t) / 2.5 if q.direction == "loud" else (t - L) / 2.5
     return _logistic(m), f"integrated loudness {L:.1f} LUFS"
 
 
@@ -316,6 +439,8 @@ _HANDLERS = {
     "noise": _h_noise,
     "dynamics": _h_dynamics,
     "event_count": _h_count,
+    "speech_content": _h_content,
+    "language": _h_language,
 }
 
 

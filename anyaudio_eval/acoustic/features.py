@@ -1,15 +1,20 @@
 """Signal measurements on one clip (mono float32, 16 kHz), computed lazily with numpy and scipy.
 
 Every measurement is a cached property of :class:`ClipFeatures`, so answering many rubric items about
-one clip costs one pass per measurement. Nothing here loads a model or touches the network.
+one clip costs one pass per measurement. The signal measurements load no model; the speech tools
+(silero VAD, Whisper ASR; see :mod:`.speech`) run only when given and only when a question needs them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .speech import SpeechTools, Transcript
 
 SR = 16000
 HOP = 160  # 10 ms analysis hop for energy, pitch and envelope features
@@ -72,7 +77,9 @@ class ClipFeatures:
     SILENCE_REL_DB = 35.0  # frames more than this below the loud frames count as silence
     MIN_PAUSE_S = 0.2
 
-    def __init__(self, wav: np.ndarray, sr: int = SR):
+    MIN_SPEECH_S = 0.3  # VAD speech shorter than this in total counts as no speech
+
+    def __init__(self, wav: np.ndarray, sr: int = SR, tools: SpeechTools | None = None):
         if sr != SR:
             raise ValueError(f"ClipFeatures expects {SR} Hz audio, got {sr}; resample first")
         wav = np.asarray(wav, dtype=np.float32)
@@ -80,6 +87,41 @@ class ClipFeatures:
             wav = wav.mean(axis=1 if wav.shape[1] <= 8 else 0)
         self.wav = np.nan_to_num(wav.astype(np.float64))
         self.sr = sr
+        self.tools = tools
+
+    # ------------------------------------------------------------------ speech tools (optional)
+    @cached_property
+    def vad_segments(self) -> list[tuple[float, float]] | None:
+        """Speech regions (s) from silero VAD; None when VAD is off or not installed."""
+        if self.tools is None or not self.tools.vad:
+            return None
+        from .speech import speech_segments
+
+        return speech_segments(self.wav.astype(np.float32))
+
+    @cached_property
+    def vad_speech_s(self) -> float | None:
+        """Seconds of speech found by VAD; 0 for a steady, tuned tone, which silero sometimes takes for a
+        voice (speech pitch glides and sits off the tuning grid)."""
+        segs = self.vad_segments
+        if segs is None:
+            return None
+        glide, dev = self.pitch_glide, self.tuning_deviation
+        if glide is not None and dev is not None and glide < 0.015 and dev < 0.06:
+            return 0.0
+        return float(sum(e - s for s, e in segs))
+
+    @cached_property
+    def transcript(self) -> Transcript | None:
+        """Whisper's transcript; None without ASR, and None when VAD hears no speech (Whisper invents words
+        on music and noise, so it is not asked)."""
+        if self.tools is None or self.tools.asr_model is None:
+            return None
+        if self.vad_speech_s is not None and self.vad_speech_s < self.MIN_SPEECH_S:
+            return None
+        from .speech import transcribe
+
+        return transcribe(self.wav.astype(np.float32), self.tools.asr_model)
 
     # ------------------------------------------------------------------ basic / energy
     @cached_property
@@ -423,6 +465,8 @@ class ClipFeatures:
 
     @cached_property
     def speech_present(self) -> bool:
+        if self.vad_speech_s is not None:
+            return self.vad_speech_s >= self.MIN_SPEECH_S
         return self.speech_score >= 0.35
 
     @cached_property
@@ -449,6 +493,15 @@ class ClipFeatures:
         if t < 0.5:
             return None
         return float(len(self.syllable_peaks) / t)
+
+    @cached_property
+    def word_rate(self) -> tuple[int, float] | None:
+        """(words heard by ASR, words per second of VAD speech time); characters for Chinese. None without
+        both tools or without words."""
+        tr, t = self.transcript, self.vad_speech_s
+        if tr is None or not t or tr.n_words == 0:
+            return None
+        return tr.n_words, tr.n_words / t
 
     @cached_property
     def gender(self) -> str | None:

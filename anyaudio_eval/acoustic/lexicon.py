@@ -2,7 +2,8 @@
 
 ``parse_question`` returns a :class:`Query` naming the measurement key, the asserted direction or value,
 negation and a degree factor, or ``None`` when the question is about something the acoustic judge cannot
-measure (emotion, instrument, words spoken, ...). The rules are keyword tables, not a model: they are meant
+measure (emotion, instrument, ...). Words spoken (a quoted phrase) and the language spoken are parsed into
+``speech_content`` and ``language`` queries, which only a judge with ASR answers. The rules are keyword tables, not a model: they are meant
 to be readable and to fail closed (None) rather than guess.
 """
 
@@ -26,6 +27,8 @@ KEYS = (
     "brightness",
     "noise",
     "speech_presence",
+    "speech_content",
+    "language",
 )
 
 
@@ -139,14 +142,64 @@ FAST = R(r"fast|quick|rapid|(?<!un)hurried|brisk|swift|upbeat|speedy|high tempo|
 SLOW = R(r"slow|leisurely|unhurried|relaxed pace|drawn[- ]out|sluggish|low tempo|慢|缓|舒缓|拖沓|徐")
 
 
+_QUOTED = R(r"[“\"「『]([^”\"」』]{2,}?)[”\"」』]|(?<![a-z])'([^']{3,}?\s[^']*?)'(?![a-z])", re.I)
+# words that make a quoted phrase something said (not a title, a sign or a sung lyric)
+SAYS = R(r"\bsay|said|\bspeak|spoken|utter|pronounc|\bread(s|ing)?\b|announc|content|words?\b|phrase|sentence|"
+         r"\bline\b|dialogue|说|讲|念|读|内容|台词|话|播报|喊")
+SUNG = R(r"\bsing|sung|lyric|唱|歌词")
+# language names -> Whisper language codes; Cantonese and dialects have no code in Whisper base (abstain)
+LANGUAGES = (
+    (R(r"\bmandarin|\bchinese\b|普通话|中文|汉语|国语|华语"), "zh"),
+    (R(r"\benglish\b|英语|英文"), "en"),
+    (R(r"\bspanish\b|西班牙语|西语"), "es"),
+    (R(r"\bfrench\b|法语"), "fr"),
+    (R(r"\bitalian\b|意大利语"), "it"),
+    (R(r"\brussian\b|俄语"), "ru"),
+    (R(r"\bgerman\b|德语"), "de"),
+    (R(r"\bjapanese\b|日语"), "ja"),
+    (R(r"\bkorean\b|韩语|朝鲜语"), "ko"),
+    (R(r"\bportuguese\b|葡萄牙语"), "pt"),
+    (R(r"\bcantonese\b|粤语|广东话|方言|dialect"), "yue"),
+)
+LANGUAGE_CONTEXT = R(r"\blanguage|\bspeak|spoken|speech|\bsay|said|talk|voice|narrat|\bin (english|chinese|mandarin|"
+                     r"spanish|french|italian|russian|german|japanese|korean|portuguese|cantonese)\b|语言|说|讲|语音|发音|口语")
+
+
+def _content_query(question: str, dimension: str | None) -> Query | None:
+    """A question about words said: the quoted phrase as the target (None for titles, signs, lyrics)."""
+    m = _QUOTED.search(question)
+    if not m:
+        return None
+    phrase = (m.group(1) or m.group(2) or "").strip()
+    ctx = f"{dimension or ''} {question[: m.start()]} {question[m.end() :]}".lower()
+    if not phrase or SUNG.search(ctx) or not (SAYS.search(ctx) or SPEECHY.search(ctx)):
+        return None
+    rest = _normalize(question[: m.start()] + " " + question[m.end() :])
+    return Query(key="speech_content", target=phrase, negated=_negated(rest), degree=1.0)
+
+
+def _language_query(q: str, dim: str) -> Query | None:
+    if MUSICY.search(q) and not re.search(r"speak|speech|spoken|说|讲|语音|口语", q):
+        return None
+    if re.search(r"accent|口音|腔调", q):
+        return None
+    found = {code for pat, code in LANGUAGES if pat.search(q)}
+    if len(found) != 1 or not (LANGUAGE_CONTEXT.search(q) or re.search(r"language|语言|语种", dim)):
+        return None
+    return Query(key="language", target=found.pop(), negated=_negated(q), degree=1.0)
+
+
 def parse_question(question: str, dimension: str | None = None) -> Query | None:
     """Parse one rubric question (zh or en) into a :class:`Query`, or ``None`` if not understood."""
     if not question or not question.strip():
         return None
-    # questions about the words spoken ("does she say 'hello'?") are not acoustic
-    if re.search(r"[“\"「『].{2,}?[”\"」』]|'[^']{3,}\s[^']*'", question):
-        return None
+    if _QUOTED.search(question):
+        # a quoted phrase: the words spoken, or nothing this judge can measure
+        return _content_query(question, dimension)
     q = _normalize(question)
+    lang = _language_query(q, _normalize(dimension or ""))
+    if lang is not None:
+        return lang
     # music-vs-speech separation is not measured: background music / instruments are left to other judges
     if re.search(r"background music|music (in|playing in) the background|背景音乐|配乐|伴奏", q):
         return None

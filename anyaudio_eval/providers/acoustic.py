@@ -3,6 +3,10 @@
 It reads our own prompt formats (one item, a numbered list, or a holistic caption), answers each
 question with `anyaudio_eval.acoustic.answer_item`, and reports p_yes as first-token logprobs, so the
 judging procedure treats it like any audio LLM. What it cannot measure it answers with p_yes 0.5.
+
+Model args: `-M asr=auto|off|base|tiny.en|<model dir>|<hub name>` (Whisper via faster-whisper, see
+`anyaudio_eval.acoustic.speech`) and `-M vad=true|false` (silero VAD). Both need the `asr` extra; without it the
+judge runs on signal measurements alone and says so once.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from anyaudio_eval.acoustic import ClipFeatures, answer_item
+from anyaudio_eval.acoustic.speech import SpeechTools
 from anyaudio_eval.audio import TARGET_SR, audio_from_reference
 from anyaudio_eval.providers.common import request_audio, request_text, text_output, usage_for, yes_no_output
 from anyaudio_eval.rubric.protocol import read_any_holistic, read_any_item, read_any_item_list
@@ -24,17 +29,21 @@ _FEATURE_CACHE: OrderedDict[str, ClipFeatures] = OrderedDict()
 _FEATURE_CACHE_SIZE = 64
 
 
-def clip_features(audio_ref: str) -> ClipFeatures:
-    """Features of a clip, cached by content: a sample's items share one analysis."""
-    key = hashlib.sha1(audio_ref.encode()).hexdigest()
+def clip_features(audio_ref: str, tools: SpeechTools | None = None) -> ClipFeatures:
+    """Features of a clip, cached by content and tools: a sample's items share one analysis."""
+    key = hashlib.sha1(f"{tools.key if tools else ''}|{audio_ref}".encode()).hexdigest()
     if key in _FEATURE_CACHE:
         _FEATURE_CACHE.move_to_end(key)
         return _FEATURE_CACHE[key]
-    features = ClipFeatures(audio_from_reference(audio_ref), TARGET_SR)
+    features = ClipFeatures(audio_from_reference(audio_ref), TARGET_SR, tools=tools)
     _FEATURE_CACHE[key] = features
     if len(_FEATURE_CACHE) > _FEATURE_CACHE_SIZE:
         _FEATURE_CACHE.popitem(last=False)
     return features
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() not in ("false", "0", "no", "off")
 
 
 class AcousticJudgeAPI(ModelAPI):
@@ -47,8 +56,11 @@ class AcousticJudgeAPI(ModelAPI):
         **model_args: Any,
     ) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+        asr = model_args.pop("asr", "auto")
+        vad = model_args.pop("vad", True)
         if model_args:
-            raise ValueError(f"acoustic judge takes no model args (got {', '.join(model_args)})")
+            raise ValueError(f"acoustic judge takes only the model args asr and vad (got {', '.join(model_args)})")
+        self.tools = SpeechTools(asr=None if asr is None else str(asr), vad=_flag(vad))
 
     def max_connections(self) -> int:
         return 4
@@ -65,7 +77,7 @@ class AcousticJudgeAPI(ModelAPI):
         name = self.model_name
         if audio is None:
             return text_output(name, "no", usage_for(len(text), 0.0, 1))
-        features = clip_features(audio)
+        features = clip_features(audio, self.tools)
         usage = usage_for(len(text), features.duration, 1)
 
         listed = read_any_item_list(text)

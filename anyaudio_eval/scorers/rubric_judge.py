@@ -9,6 +9,7 @@ with `--model-role judge=<audio LLM>` and, unless the samples carry rubrics, `--
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from collections import defaultdict
@@ -19,12 +20,15 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, Value,
 from inspect_ai.solver import TaskState
 from inspect_ai.util import materialize_media
 
+from anyaudio_eval.acoustic.speech import SpeechTools
+from anyaudio_eval.audio import audio_from_reference
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.grounding import grounding_check, spectrum_matched_noise
 from anyaudio_eval.judge.procedure import HARD_ANSWER_POLICIES, JudgeMode, judge_audio
 from anyaudio_eval.rubric.decompose import decompose
 from anyaudio_eval.rubric.protocol import get_protocol, warn_if_released_judge
+from anyaudio_eval.scorers.intelligibility import intelligibility
 from anyaudio_eval.scorers.metrics import grounding_summary, hard_item_summary, logged_items
 
 DEFAULT_DOMAIN = "mix"
@@ -58,7 +62,8 @@ def _selected(sample_id: Any, share: float, seed: int) -> bool:
 
 @metric
 def generator_metrics(threshold: float = 0.5) -> Metric:
-    """Pass rate, mean score per domain, and the dimensions whose items fail most often.
+    """Pass rate, mean score per domain, the dimensions whose items fail most often, and mean WER / CER of
+    the samples that had a text to speak (absent, not 0, when none was measured).
 
     Scores are read from `Score.value`, which every epoch reducer reduces; item verdicts from every epoch
     when the task uses `bench_epochs` (as instruct does), else from the first epoch's metadata.
@@ -83,6 +88,13 @@ def generator_metrics(threshold: float = 0.5) -> Metric:
                     fails[item.get("dimension") or "?"].append(float(item["p_yes"] < 0.5))
         for domain, xs in sorted(by_domain.items()):
             out[f"score_{domain}"] = sum(xs) / len(xs)
+        rates: dict[str, list[float]] = defaultdict(list)
+        for m in metas:
+            if m.get("intelligibility"):
+                rates[m["intelligibility"]["metric"]].append(float(m["intelligibility"]["value"]))
+        for name, xs in sorted(rates.items()):
+            out[name] = sum(xs) / len(xs)
+            out[f"{name}_samples"] = float(len(xs))
         checks = [("yes", m["grounding"]) for m in metas if m.get("grounding")]
         if checks:  # generated clips are all meant to match: every checked sample counts as a positive
             out.update(grounding_summary(checks))
@@ -120,6 +132,7 @@ def rubric_judge(
     resampler: str | None = None,
     reference: str | None = None,
     reference_sha256: str | None = None,
+    asr: str | None = "auto",
 ) -> Scorer:
     """Alignment score in [0, 1] of the generated audio with the sample's instruction.
 
@@ -139,11 +152,21 @@ def rubric_judge(
             allow (a hard 0/1; `hard_item_share` reports how many, with a warning).
         protocol: anyaudio or reference (the authors' prompts, pooling and decomposition settings); pooling,
             resampler, reference and reference_sha256 as in the bench task.
+        asr: Whisper model for intelligibility (WER/CER against the sample's `text`, when it has one):
+            auto, off, base, tiny.en, a model directory or a hub name (see `anyaudio_eval.acoustic.speech`).
     """
     if hard_answers not in HARD_ANSWER_POLICIES:
         raise ValueError(f"unknown hard_answers {hard_answers!r}; use one of: {', '.join(HARD_ANSWER_POLICIES)}")
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     prompt_language = judge_protocol.language
+    tools: SpeechTools | None = None
+
+    async def measure_intelligibility(audio: str, text: str) -> dict[str, Any] | None:
+        nonlocal tools
+        if tools is None:
+            tools = SpeechTools(asr=asr, vad=True, notice=False)
+        found = await asyncio.to_thread(intelligibility, audio_from_reference(audio), text, tools)
+        return found.model_dump() if found else None
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata or {}
@@ -222,6 +245,11 @@ def rubric_judge(
                 protocol=judge_protocol,
             )
             context["grounding"] = check.model_dump()
+        if meta.get("text"):  # beside the rubric score, never part of it
+            heard = await measure_intelligibility(audio, str(meta["text"]))
+            if heard:
+                context["intelligibility"] = heard
+                context[heard["metric"]] = heard["value"]
         return Score(
             value=result.score,
             answer=f"{result.score:.3f}",

@@ -94,6 +94,7 @@ def instruct(
     pooling: str | None = None,
     resampler: str | None = None,
     shard: str | None = None,
+    asr: str = "auto",
 ) -> Task:
     """Score an audio generator on instructions with the dynamic-rubric judge.
 
@@ -117,6 +118,8 @@ def instruct(
             reference_sha256, pooling and resampler as in the bench task.
         shard: k/n generates and scores shard k of n (a stable split by id, after shuffle and limit);
             `anyaudio report` merges the n logs into one leaderboard row.
+        asr: Whisper model for intelligibility (WER for English, CER for Chinese) of rows with a `text`:
+            auto, off, base, tiny.en, a model directory or a hub name. Reported beside the rubric score.
     """
     check_judge_args(mode, prompt_language, "skip", threshold, hard_answers, protocol, pooling, resampler)
     try:
@@ -162,6 +165,7 @@ def instruct(
             clean=clean,
             hard_answers=hard_answers,
             **protocol_options(judge_protocol, reference, reference_sha256),
+            asr=asr,
         ),
         # Reduce every epoch into the metrics (Inspect's default reducer keeps only the first epoch's metadata).
         epochs=Epochs(1, bench_epochs()),
@@ -173,5 +177,6 @@ def instruct(
             "source": source,
             "instructions": location,
             **({"shard": shard_metadata(chosen_shard, len(rows), selected)} if chosen_shard else {}),
+            "asr": asr,
         },
     )
