@@ -9,6 +9,8 @@ fixed yes/no answer with top logprobs), then runs the real command line side by 
   lean       today + --no-log-realtime --no-log-images (the log keeps no audio: the viewer cannot play it)
   shards     anyaudio shards N -- <today's command>, --max-connections divided by N
   shards+lean  the same with the lean options
+  fanout     --model fanout/judge: the same requests on the wire, a sample's items in one generate()
+  fanout+lean  fanout with the lean options
 
 Each run is timed from process start to exit (Inspect's start-up and the task build included) and by the
 eval window the logs record; client CPU is user+sys of the inspect processes (all shards), server CPU is
@@ -35,7 +37,7 @@ import numpy as np
 from _common import hub_schema  # beside this script (its folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ("today", "realtime", "lean", "shards", "shards+lean")
+RUNS = ("today", "realtime", "lean", "shards", "shards+lean", "fanout", "fanout+lean")
 LEAN = ["--no-log-realtime", "--no-log-images"]
 
 
@@ -123,8 +125,9 @@ def run(name: str, dataset: Path, work: Path, base_url: str, connections: int, s
         extra: tuple[str, ...] = ()) -> dict:
     log_dir = work / f"logs-{name}"
     per_process = max(1, connections // shards) if name.startswith("shards") else connections
+    model = "fanout/judge" if name.startswith("fanout") else "openai-api/local/judge"
     inspect_cmd = [
-        str(Path(sys.executable).with_name("inspect")), "eval", "anyaudio_eval/bench", "--model", "openai-api/local/judge",
+        str(Path(sys.executable).with_name("inspect")), "eval", "anyaudio_eval/bench", "--model", model,
         "--model-base-url", base_url, "-T", f"dataset={dataset}", "--max-connections", str(per_process),
         "--log-dir", str(log_dir), "--display", "none", *(LEAN if name.endswith("lean") else []), *extra,
     ]
