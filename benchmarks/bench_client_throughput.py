@@ -9,7 +9,9 @@ fixed yes/no answer with top logprobs), then runs the real command line side by 
   lean       today + --no-log-realtime --no-log-images (the log keeps no audio: the viewer cannot play it)
   shards     anyaudio shards N -- <today's command>, --max-connections divided by N
   shards+lean  the same with the lean options
-  fanout     --model fanout/judge: the same requests on the wire, a sample's items in one generate()
+  fanout     --model fanout/judge: the same requests on the wire, a sample's items in one generate();
+             --max-connections counts samples there, so it is divided by the items per sample (the same
+             requests in flight)
   fanout+lean  fanout with the lean options
 
 Each run is timed from process start to exit (Inspect's start-up and the task build included) and by the
@@ -122,9 +124,11 @@ def eval_window(log_dir: Path) -> tuple[float, int, int]:
 
 
 def run(name: str, dataset: Path, work: Path, base_url: str, connections: int, shards: int, env: dict,
-        extra: tuple[str, ...] = ()) -> dict:
+        extra: tuple[str, ...] = (), items: int = 8) -> dict:
     log_dir = work / f"logs-{name}"
     per_process = max(1, connections // shards) if name.startswith("shards") else connections
+    if name.startswith("fanout"):
+        per_process = max(1, connections // items)  # samples in flight, each sending its items at once
     model = "fanout/judge" if name.startswith("fanout") else "openai-api/local/judge"
     inspect_cmd = [
         str(Path(sys.executable).with_name("inspect")), "eval", "anyaudio_eval/bench", "--model", model,
@@ -189,7 +193,8 @@ def main() -> None:
         results = {}
         for name in names:
             server_cpu0 = proc_cpu(server.pid)
-            results[name] = run(name, work / "bench", work, base_url, args.connections, args.shards, env)
+            results[name] = run(name, work / "bench", work, base_url, args.connections, args.shards, env,
+                                items=args.items)
             results[name]["server_cpu"] = proc_cpu(server.pid) - server_cpu0
             r = results[name]
             print(f"  {name}: {r['wall']:.1f} s, {r['scored']}/{r['samples']} scored", flush=True)

@@ -8,7 +8,9 @@ Requests are plain chat completions with `input_audio` parts and top logprobs; t
 through, never decoded.
 
 Model args: base_url (or $FANOUT_BASE_URL, e.g. http://localhost:8000/v1), api_key (or $FANOUT_API_KEY),
-timeout (seconds per request, 120), connections (HTTP connections kept open, 256).
+timeout (seconds per request, 120), connections (HTTP connections kept open, 256). Inspect's `--max-connections`
+counts samples here (default 8): set it to the requests the server should see at once divided by the items per
+sample.
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ class FanoutJudge(ModelAPI):
         )
 
     def max_connections(self) -> int:
-        return 64  # samples in flight; each sends its items at once
+        # Samples in flight; each sends its items at once (8 samples of 8 items: 64 requests on the wire).
+        return 8
 
     def should_retry(self, ex: BaseException) -> bool:
         if isinstance(ex, httpx.HTTPStatusError):
