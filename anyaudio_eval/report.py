@@ -88,11 +88,16 @@ def _pct(value: float) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
 
 
-def table_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[str]]]:
-    """One row per judge; per language: each subset, macro Avg, micro Avg, AUROC; then counts."""
+def _columns(summaries: Sequence[LogSummary]) -> tuple[list[str], list[str]]:
+    """(languages, subsets) present in the logs: the bench's subsets in their order, then any others."""
     languages = sorted({r.language for s in summaries for r in s.records}) or ["?"]
     present = {r.subset for s in summaries for r in s.records}
-    subsets = [s for s in SUBSETS if s in present] + sorted(present - set(SUBSETS))
+    return languages, [s for s in SUBSETS if s in present] + sorted(present - set(SUBSETS))
+
+
+def table_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[str]]]:
+    """One row per judge; per language: each subset, macro Avg, micro Avg, AUROC; then counts."""
+    languages, subsets = _columns(summaries)
     header = ["judge"]
     for lang in languages:
         prefix = f"{lang} " if len(languages) > 1 else ""
@@ -135,9 +140,7 @@ def _judge_groups(summaries: Sequence[LogSummary]) -> dict[tuple[str, str], list
 def score_rows(summaries: Sequence[LogSummary]) -> tuple[list[str], list[list[str]]]:
     """Mean alignment score per subset and overall (pooled), per language: all that the release's logits-mode
     script reports (`per_subset_mean_score`, `overall_mean_score`), for a direct comparison with it."""
-    languages = sorted({r.language for s in summaries for r in s.records}) or ["?"]
-    present = {r.subset for s in summaries for r in s.records}
-    subsets = [s for s in SUBSETS if s in present] + sorted(present - set(SUBSETS))
+    languages, subsets = _columns(summaries)
     header = ["judge"]
     for lang in languages:
         prefix = f"{lang} " if len(languages) > 1 else ""
