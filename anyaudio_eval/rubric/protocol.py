@@ -123,14 +123,13 @@ def _pattern_of(rendered: str) -> str:
     return out
 
 
-_PATTERN_CACHE: dict[tuple[int, str], Any] = {}
-
-
 def _cached(protocol: Protocol, kind: str, build: Callable[[], Any]) -> Any:
-    key = (id(protocol), kind)
-    if key not in _PATTERN_CACHE:
-        _PATTERN_CACHE[key] = build()
-    return _PATTERN_CACHE[key]
+    # Kept in the protocol object's own __dict__ (a frozen dataclass refuses attribute assignment), so a pattern
+    # never outlives, or is mistaken for, the protocol it was built from.
+    cache = protocol.__dict__.setdefault("_patterns", {})
+    if kind not in cache:
+        cache[kind] = build()
+    return cache[kind]
 
 
 def _item_patterns(protocol: Protocol) -> list[re.Pattern[str]]:
