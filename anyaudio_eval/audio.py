@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-TARGET_SR = 16_000
+from anyaudio_eval.constants import SAMPLE_RATE
+
+TARGET_SR = SAMPLE_RATE
 DEFAULT_MAX_SECONDS = 600.0
 # Bump when the normalisation changes, so stale cache entries are never reused.
 # v2: clips with any non-finite sample are refused (v1 zeroed them), so v1 entries may hold zeroed clips.

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from anyaudio_eval.constants import SAMPLE_RATE
+
 if TYPE_CHECKING:
     from .speech import SpeechTools, Transcript
 
-SR = 16000
+SR = SAMPLE_RATE
 HOP = 160  # 10 ms analysis hop for energy, pitch and envelope features
 WIN = 400  # 25 ms energy window
 FRAME_RATE = SR / HOP

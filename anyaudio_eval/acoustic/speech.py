@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from anyaudio_eval.constants import SAMPLE_RATE
+
 logger = logging.getLogger(__name__)
 
-SR = 16000
+SR = SAMPLE_RATE
 BUNDLED = ("base", "tiny.en")
 _LOCK = threading.Lock()
 _NOTICES: set[str] = set()

@@ -6,11 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from anyaudio_eval.constants import LABELS, LANGUAGES, SUBSETS, TYPES  # noqa: F401  (the bench's vocabulary)
+
 HUB_ID = "cucl2/AnyAudio-Judge-Bench"
-LANGUAGES = ("en", "zh")
-SUBSETS = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "mix")
-TYPES = ("pos", "pos_clap", "pos_gemini", "neg_swap", "neg_change", "neg_gemini")
-LABELS = ("yes", "no")
 
 # The release writes rubric keys in Chinese or in English with any capitalisation.
 _ITEM_KEYS = {

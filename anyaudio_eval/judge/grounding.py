@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from anyaudio_eval.audio import audio_from_reference, wav_data_uri
 from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.constants import SAMPLE_RATE
 from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
 from anyaudio_eval.rubric.protocol import Protocol
 
@@ -39,8 +40,8 @@ def _unchanged(a: JudgeResult, b: JudgeResult) -> float | None:
 
 
 def silence_like(audio: str) -> str:
-    seconds = min(len(audio_from_reference(audio)) / 16_000, MAX_SILENCE_SECONDS)
-    return wav_data_uri(np.zeros(max(1, int(seconds * 16_000)), dtype=np.float32))
+    seconds = min(len(audio_from_reference(audio)) / SAMPLE_RATE, MAX_SILENCE_SECONDS)
+    return wav_data_uri(np.zeros(max(1, int(seconds * SAMPLE_RATE)), dtype=np.float32))
 
 
 def spectrum_matched_noise(audio: str, seed: int = 0) -> str:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from anyaudio_eval.bench.schema import HUB_ID, SUBSETS, RubricItem
+from anyaudio_eval.constants import SAMPLE_RATE
 from anyaudio_eval.rubric.parsing import p_yes_from_top_logprobs, parse_answer_list
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES
 from anyaudio_eval.rubric.protocol import Protocol, get_protocol
@@ -168,7 +169,7 @@ class AudioRef(dict):
 
 
 def doc_to_audio(doc: dict[str, Any]) -> list[AudioRef]:
-    return [AudioRef(path=doc["audio"], sampling_rate=16_000, uuid=doc["uuid"])]
+    return [AudioRef(path=doc["audio"], sampling_rate=SAMPLE_RATE, uuid=doc["uuid"])]
 
 
 def doc_to_text(doc: dict[str, Any]) -> str:

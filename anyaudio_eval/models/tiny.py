@@ -37,6 +37,8 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
+from anyaudio_eval.constants import SAMPLE_RATE
+
 Family = Literal["omni", "omni3", "qwen2_audio"]
 Layout = Literal["thinker", "full"]
 
@@ -161,7 +163,7 @@ def build_tokenizer() -> Qwen2Tokenizer:
 
 
 def build_feature_extractor() -> WhisperFeatureExtractor:
-    return WhisperFeatureExtractor(feature_size=128, sampling_rate=16_000, return_attention_mask=True)
+    return WhisperFeatureExtractor(feature_size=128, sampling_rate=SAMPLE_RATE, return_attention_mask=True)
 
 
 def _ids(tok: PreTrainedTokenizerBase) -> dict[str, int]:
@@ -374,9 +376,9 @@ def save_tiny(
 
 def test_clip(seconds: float = 2.0, kind: str = "tone", freq: float = 440.0, seed: int = 0) -> np.ndarray:
     """16 kHz mono float32 audio: a tone, white noise or silence (for tests and benchmarks)."""
-    n = int(seconds * 16_000)
+    n = int(seconds * SAMPLE_RATE)
     if kind == "tone":
-        t = np.arange(n) / 16_000
+        t = np.arange(n) / SAMPLE_RATE
         return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     if kind == "noise":
         return (0.1 * np.random.default_rng(seed).standard_normal(n)).astype(np.float32)

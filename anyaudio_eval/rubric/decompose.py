@@ -18,20 +18,10 @@ from pydantic import BaseModel, Field
 
 from anyaudio_eval.audio import cache_dir
 from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.constants import SUBSET_DOMAIN  # noqa: F401  (re-exported: bench subsets -> domains)
 from anyaudio_eval.rubric.parsing import parse_clean_reply, parse_rubric_reply
 from anyaudio_eval.rubric.prompts import HOLISTIC_DIMENSION
 from anyaudio_eval.rubric.protocol import Protocol, default_protocol
-
-# Bench subsets -> decomposition domains.
-SUBSET_DOMAIN = {
-    "speech": "speech",
-    "speech_gen": "speech",
-    "sound": "sound",
-    "sound_gen": "sound",
-    "music": "music",
-    "music_gen": "music",
-    "mix": "mix",
-}
 
 
 class Decomposition(BaseModel):

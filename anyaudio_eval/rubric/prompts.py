@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.constants import DOMAINS  # noqa: F401  (re-exported)
 
 PROMPT_VERSION = "aaj-prompts-v2"
 
@@ -114,7 +115,6 @@ def item_list_prompt(items: Sequence[RubricItem], language: str) -> str:
 
 # -- decomposition: instruction -> atomic yes/no rubric items ---------------------------------------
 
-DOMAINS: tuple[str, ...] = ("speech", "sound", "music", "mix")
 
 _DECOMPOSE_COMMON = """You turn a description of an audio clip into a checklist of atomic yes/no questions that a \
 listener can answer by ear.

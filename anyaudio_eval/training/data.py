@@ -43,6 +43,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from anyaudio_eval.bench.loaders import read_jsonl, rubric_elements
 from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.constants import SAMPLE_RATE
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN as _SUBSET_DOMAIN
 from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_LANGUAGES
 from anyaudio_eval.rubric.protocol import Protocol, default_protocol, get_protocol
@@ -269,10 +270,10 @@ _CAPTIONS = {
 def _clip(kind: str, seconds: float, seed: int, loud: bool) -> Any:
     import numpy as np
 
-    n = int(seconds * 16_000)
+    n = int(seconds * SAMPLE_RATE)
     amp = 0.6 if loud else 0.05
     if kind == "tone":
-        t = np.arange(n) / 16_000
+        t = np.arange(n) / SAMPLE_RATE
         return (amp * np.sin(2 * np.pi * (220 + 110 * (seed % 4)) * t)).astype(np.float32)
     if kind == "noise":
         return (amp * np.random.default_rng(seed).uniform(-1, 1, n)).astype(np.float32)
@@ -301,7 +302,7 @@ def build_tiny_corpus(
         loud = kind != "silence" and rng.random() < 0.5
         wav = _clip(kind, seconds, seed + i, loud)
         rel = f"clips/{i:04d}-{kind}.wav"
-        sf.write(directory / rel, wav, 16_000, subtype="PCM_16")
+        sf.write(directory / rel, wav, SAMPLE_RATE, subtype="PCM_16")
         truth = {"tone": kind == "tone", "noise": kind == "noise", "silence": kind == "silence", "loud": loud}
         positive = i % 2 == 0
         if positive:  # describe what is there

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from anyaudio_eval.constants import SAMPLE_RATE
+
 # transformers >= 5.21 in-memory prefixes -> checkpoint prefixes (no-ops on <= 5.20 names).
 _REGROUPED = (("model.language_model.", "model."), ("model.audio_tower.", "audio_tower."), ("model.visual.", "visual."))
 

@@ -1,0 +1,21 @@
+"""The method's fixed facts, spelled once: the judge's sample rate, the bench's vocabulary, subsets' domains."""
+
+from __future__ import annotations
+
+SAMPLE_RATE = 16_000  # every clip the judge hears: mono, 16 kHz
+
+LANGUAGES: tuple[str, ...] = ("en", "zh")  # bench configs
+SUBSETS: tuple[str, ...] = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "mix")
+TYPES: tuple[str, ...] = ("pos", "pos_clap", "pos_gemini", "neg_swap", "neg_change", "neg_gemini")
+LABELS: tuple[str, ...] = ("yes", "no")
+
+DOMAINS: tuple[str, ...] = ("speech", "sound", "music", "mix")  # decomposition prompts
+SUBSET_DOMAIN: dict[str, str] = {
+    "speech": "speech",
+    "speech_gen": "speech",
+    "sound": "sound",
+    "sound_gen": "sound",
+    "music": "music",
+    "music_gen": "music",
+    "mix": "mix",
+}
