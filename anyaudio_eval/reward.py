@@ -23,7 +23,7 @@ from inspect_ai.model import Model, get_model
 from anyaudio_eval.audio import TARGET_SR, cache_audio, file_data_uri, wav_data_uri
 from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
-from anyaudio_eval.rubric.decompose import decompose
+from anyaudio_eval.rubric.decompose import rubric_for
 from anyaudio_eval.rubric.protocol import Protocol, get_protocol
 
 AudioInput = np.ndarray | bytes | str | Path
@@ -76,24 +76,21 @@ async def alignment_reward_async(
     prompt_language = judge_protocol.language
     if rubric is None and instruction is None:
         raise ValueError("give an instruction or a rubric")
-    if rubric is not None:
-        items = [item if isinstance(item, RubricItem) else RubricItem.model_validate(item) for item in rubric]
-    elif mode == "holistic":
-        items = []
-    else:
-        if decomposer is None:
-            raise ValueError("an instruction without a rubric needs a decomposer model (decomposer=...)")
-        decomposition = await decompose(
-            _model(decomposer), instruction or "", domain, rubric_language, protocol=judge_protocol
-        )
-        if decomposition.error:
-            return JudgeResult(
-                mode=mode,
-                prompt_language=prompt_language,
-                protocol=judge_protocol.name,
-                error=decomposition.error,
-            )
-        items = decomposition.items
+    given = None if rubric is None else [i if isinstance(i, RubricItem) else RubricItem.model_validate(i) for i in rubric]
+    if given is None and mode != "holistic" and decomposer is None:
+        raise ValueError("an instruction without a rubric needs a decomposer model (decomposer=...)")
+    chosen = await rubric_for(
+        instruction or "",
+        given,
+        lambda: _model(decomposer),  # type: ignore[arg-type]  (checked above)
+        domain,
+        rubric_language,
+        holistic=mode == "holistic" and given is None,
+        protocol=judge_protocol,
+    )
+    if chosen.error:
+        return JudgeResult.unjudged(mode, judge_protocol, chosen.error)
+    items = chosen.items
     return await judge_audio(
         _model(judge),
         _as_data_uri(audio, sample_rate, judge_protocol.resampler),

@@ -97,6 +97,18 @@ class JudgeResult(BaseModel):
     # Rubric items left out before judging because their question is empty.
     n_dropped: int = 0
 
+    @classmethod
+    def unjudged(cls, mode: str, protocol: Protocol | None, error: str, prompt_language: str = "zh") -> JudgeResult:
+        """A sample that could not be judged at all (no audio, no rubric, no decomposition), with the reason."""
+        protocol = protocol or default_protocol(prompt_language)
+        return cls(
+            mode=mode,
+            prompt_language=protocol.language,
+            protocol=protocol.name,
+            prompt_version=protocol.version,
+            error=error,
+        )
+
     @property
     def n_unparsed(self) -> int:
         return sum(not item.parsed for item in self.items)

@@ -19,15 +19,18 @@ SWAP_AUDIO_FIELD = "grounding_swap_audio"
 EMPTY_RUBRIC_POLICIES = ("skip", "holistic")
 
 
-def sample_audio(state: TaskState) -> str | None:
-    """The clip of the sample (a data URI once Inspect has materialized the dataset)."""
-    messages = state.input if isinstance(state.input, list) else state.messages
-    for message in messages:
+def sample_audios(state: TaskState) -> list[str]:
+    """The clips of the sample's input, in order (data URIs once Inspect has materialized the dataset)."""
+    found = []
+    for message in state.input if isinstance(state.input, list) else state.messages:
         if isinstance(message, ChatMessageUser) and not isinstance(message.content, str):
-            for content in message.content:
-                if isinstance(content, ContentAudio):
-                    return content.audio
-    return None
+            found += [c.audio for c in message.content if isinstance(c, ContentAudio)]
+    return found
+
+
+def sample_audio(state: TaskState) -> str | None:
+    """The sample's (first) clip."""
+    return next(iter(sample_audios(state)), None)
 
 
 @solver
@@ -67,13 +70,7 @@ def judge_rubric(
         elif sample_mode != "holistic" and not items:
             unjudged = "empty rubric (skipped; -T empty_rubric=holistic judges it against the caption)"
         if unjudged is not None:
-            result = JudgeResult(
-                mode=sample_mode,
-                prompt_language=prompt_language,
-                protocol=judge_protocol.name,
-                prompt_version=judge_protocol.version,
-                error=unjudged,
-            )
+            result = JudgeResult.unjudged(sample_mode, judge_protocol, unjudged)
         else:
             assert audio is not None
             caption = meta.get("caption")

@@ -25,6 +25,7 @@ reference, reference_sha256, resampler.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -74,13 +75,14 @@ def settings(metadata: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def protocol_of(cfg: dict[str, Any]) -> Protocol:
-    return get_protocol(
-        str(cfg["protocol"]),
-        str(cfg["prompt_language"]),
-        resampler=cfg.get("resampler"),
-        reference=cfg.get("reference"),
-        reference_sha256=cfg.get("reference_sha256"),
-    )
+    keys = ("protocol", "prompt_language", "resampler", "reference", "reference_sha256")
+    return _protocol(*(None if cfg.get(k) is None else str(cfg[k]) for k in keys))
+
+
+@functools.lru_cache(maxsize=8)
+def _protocol(name: Any, language: Any, resampler: Any, reference: Any, sha256: Any) -> Protocol:
+    # Asked for per doc: resolve (and, for the reference protocol, read and hash the release file) once.
+    return get_protocol(name, language, resampler=resampler, reference=reference, reference_sha256=sha256)
 
 
 # -- dataset ----------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, Model
 from pydantic import BaseModel, Field
@@ -122,3 +124,36 @@ async def decompose(
     if use_cache:
         _write_atomic(path, result.model_dump_json())
     return result
+
+
+class RubricChoice(BaseModel):
+    """The rubric a caption is judged with, how it was obtained (`context`, logged), or why there is none."""
+
+    items: list[RubricItem] = Field(default_factory=list)
+    error: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+async def rubric_for(
+    caption: str,
+    rubric: Sequence[RubricItem] | None,
+    decomposer: Callable[[], Model],
+    domain: str = "mix",
+    language: str = "zh",
+    holistic: bool = False,
+    clean: bool = True,
+    protocol: Protocol | None = None,
+) -> RubricChoice:
+    """Holistic judging needs no rubric; else the given one; else one decomposed from the caption (cached).
+    `decomposer` is called only when a rubric must be written, so a missing decomposer role costs nothing."""
+    if holistic:
+        return RubricChoice(context={"rubric_source": "holistic"})
+    if rubric:
+        return RubricChoice(items=list(rubric), context={"rubric_source": "dataset"})
+    decomposition = await decompose(decomposer(), caption, domain, language, clean=clean, protocol=protocol)
+    context = {
+        "rubric_source": "cache" if decomposition.cached else "decomposer",
+        "holistic_fallback": decomposition.holistic_fallback,
+        "removed_items": [i.model_dump(exclude_none=True) for i in decomposition.removed],
+    }
+    return RubricChoice(items=decomposition.items, error=decomposition.error, context=context)

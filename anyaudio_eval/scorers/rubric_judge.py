@@ -26,7 +26,7 @@ from anyaudio_eval.bench.schema import RubricItem
 from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.grounding import grounding_check, spectrum_matched_noise
 from anyaudio_eval.judge.procedure import HARD_ANSWER_POLICIES, JudgeMode, judge_audio
-from anyaudio_eval.rubric.decompose import decompose
+from anyaudio_eval.rubric.decompose import rubric_for
 from anyaudio_eval.rubric.protocol import get_protocol, warn_if_released_judge
 from anyaudio_eval.scorers.intelligibility import intelligibility
 from anyaudio_eval.scorers.metrics import grounding_summary, hard_item_summary, logged_items
@@ -187,30 +187,22 @@ def rubric_judge(
                 reason="no_response", explanation=reason, metadata={**context, "error": reason}
             )
 
-        if meta.get("rubric"):
-            items = [RubricItem.model_validate(item) for item in meta["rubric"]]
-            context["rubric_source"] = "dataset"
-        else:
-            decomposition = await decompose(
-                role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
-                instruction,
-                domain,
-                rubric_language,
-                clean=clean,
-                protocol=judge_protocol,
+        chosen = await rubric_for(
+            instruction,
+            [RubricItem.model_validate(item) for item in meta.get("rubric") or []],
+            lambda: role_model(decomposer_role, "decomposer (a text LLM that writes rubrics)"),
+            domain,
+            rubric_language,
+            holistic=mode == "holistic",
+            clean=clean,
+            protocol=judge_protocol,
+        )
+        context.update(chosen.context)
+        if chosen.error:
+            return Score.unscored(
+                reason="grader_failed", explanation=chosen.error, metadata={**context, "error": chosen.error}
             )
-            context.update(
-                rubric_source="cache" if decomposition.cached else "decomposer",
-                holistic_fallback=decomposition.holistic_fallback,
-                removed_items=[i.model_dump(exclude_none=True) for i in decomposition.removed],
-            )
-            if decomposition.error:
-                return Score.unscored(
-                    reason="grader_failed",
-                    explanation=decomposition.error,
-                    metadata={**context, "error": decomposition.error},
-                )
-            items = decomposition.items
+        items = chosen.items
 
         judge = role_model(judge_role, "judge (an audio-capable model)")
         warn_if_released_judge(str(judge), judge_protocol)

@@ -30,7 +30,8 @@ from anyaudio_eval.bench.loaders import DatasetError, cache_field, open_table, p
 from anyaudio_eval.bench.schema import RubricItem, SkippedRow
 from anyaudio_eval.judge.checklist import render_checklist
 from anyaudio_eval.judge.procedure import JudgeMode, JudgeResult, judge_audio
-from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN, decompose
+from anyaudio_eval.judge.solver import sample_audios
+from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN, rubric_for
 from anyaudio_eval.rubric.prompts import DOMAINS
 from anyaudio_eval.rubric.protocol import Protocol, get_protocol, warn_if_released_judge
 from anyaudio_eval.scorers.agreement import require_scipy, summary_from_metadata
@@ -341,47 +342,29 @@ async def judge_clips(
     """The task's one judge call: a rubric for the caption (the row's, else decomposed once for all the clips
     of the sample), then `judge_audio` on each clip, both under `protocol`. Returns the results and how the
     rubric was obtained."""
-    context: dict[str, Any] = {"rubric_source": "dataset" if rubric else None}
-    items = list(rubric)
-    if mode != "holistic" and not items:
-        decomposition = await decompose(
-            role_model(decomposer_role, "decomposer (a text LLM that writes rubrics for rows without one)", "human_alignment"),
-            caption,
-            domain,
-            rubric_language,
-            clean=clean,
-            protocol=protocol,
-        )
-        context.update(
-            rubric_source="cache" if decomposition.cached else "decomposer",
-            holistic_fallback=decomposition.holistic_fallback,
-        )
-        if decomposition.error:
-            failed = JudgeResult(
-                mode=mode,
-                prompt_language=prompt_language,
-                protocol=protocol.name if protocol else "anyaudio",
-                error=decomposition.error,
-            )
-            return [failed.model_copy() for _ in audios], context
-        items = decomposition.items
-    if mode == "holistic":
-        context["rubric_source"] = "holistic"
+    chosen = await rubric_for(
+        caption,
+        rubric,
+        lambda: role_model(
+            decomposer_role, "decomposer (a text LLM that writes rubrics for rows without one)", "human_alignment"
+        ),
+        domain,
+        rubric_language,
+        holistic=mode == "holistic",
+        clean=clean,
+        protocol=protocol,
+    )
+    if chosen.error:
+        failed = JudgeResult.unjudged(mode, protocol, chosen.error, prompt_language)
+        return [failed.model_copy() for _ in audios], chosen.context
     results = await collect(
         *[
-            judge_audio(model, audio, items, mode, prompt_language, caption=caption, protocol=protocol, hard_answers=hard_answers)
+            judge_audio(model, audio, chosen.items, mode, prompt_language, caption=caption, protocol=protocol,
+                        hard_answers=hard_answers)  # fmt: skip
             for audio in audios
         ]
     )
-    return results, context
-
-
-def _sample_audios(state: TaskState) -> list[str]:
-    found = []
-    for message in state.input if isinstance(state.input, list) else state.messages:
-        if isinstance(message, ChatMessageUser) and not isinstance(message.content, str):
-            found += [c.audio for c in message.content if isinstance(c, ContentAudio)]
-    return found
+    return results, chosen.context
 
 
 @solver
@@ -408,7 +391,7 @@ def judge_rated_clips(
         warn_if_released_judge(str(model), judge_protocol)
         results, context = await judge_clips(
             model,
-            _sample_audios(state),
+            sample_audios(state),
             str(meta.get("text", "")),
             rubric,
             str(meta.get("domain") or "mix"),
