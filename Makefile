@@ -26,14 +26,16 @@ demo: $(BIN)/.demo-installed
 	@echo "Browse every verdict and listen to the clips: $(BIN)/inspect view --log-dir $(LOG_DIR)"
 	@echo "Next, the real bench with a real judge: $(BIN)/inspect eval anyaudio_eval/bench --model <audio judge> (see README)"
 
-## Lint and the whole test suite (slow tests included), offline.
+## Lint, type check (mypy reads its settings from pyproject.toml) and the whole test suite, slow tests included, offline.
 test: $(BIN)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) logs .pytest_cache .ruff_cache
+	rm -rf $(VENV) logs .pytest_cache .ruff_cache .mypy_cache

@@ -110,7 +110,8 @@ def roc_points(scores: Sequence[float], labels: Sequence[bool]) -> tuple[list[fl
 # -- figures ---------------------------------------------------------------------------------------
 
 
-def _grid(n: int, plt: Any, size: float = 3.6) -> tuple[Any, list[Any]]:
+def _grid(n: int, plt: Any, size: float = 3.6) -> tuple[Any, list[Any], int]:
+    """A figure of `n` panels: the figure, its axes in reading order, and the number of columns."""
     cols = n if n <= 3 else 3 if n in (5, 6, 9) else 4
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.4, size * rows + 0.6), squeeze=False)

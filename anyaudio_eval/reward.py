@@ -79,10 +79,15 @@ async def alignment_reward_async(
     given = None if rubric is None else [i if isinstance(i, RubricItem) else RubricItem.model_validate(i) for i in rubric]
     if given is None and mode != "holistic" and decomposer is None:
         raise ValueError("an instruction without a rubric needs a decomposer model (decomposer=...)")
+
+    def decomposer_model() -> Model:
+        assert decomposer is not None  # rubric_for asks only when it must decompose, which the check above allows
+        return _model(decomposer)
+
     chosen = await rubric_for(
         instruction or "",
         given,
-        lambda: _model(decomposer),  # type: ignore[arg-type]  (checked above)
+        decomposer_model,
         domain,
         rubric_language,
         holistic=mode == "holistic" and given is None,

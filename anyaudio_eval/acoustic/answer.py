@@ -19,7 +19,7 @@ import numpy as np
 
 from .features import ClipFeatures
 from .lexicon import Query, parse_question
-from .speech import has_cjk
+from .speech import Transcript, has_cjk
 
 P_MIN, P_MAX = 0.02, 0.98
 NO_SPEECH_P = 0.1  # a question about a speaker when no speech is detected
@@ -113,8 +113,9 @@ LANG_MIN_P = 0.7  # detected-language probability below this: the language is no
 # misdetected as Hebrew or Spanish came with p 0.58-0.64; right detections mostly above 0.9)
 
 
-def _heard(f: ClipFeatures, key: str) -> AcousticAnswer | tuple | None:
-    """Shared gate of content and language items: no ASR, no speech, or an unsure transcript."""
+def _heard(f: ClipFeatures, key: str) -> Transcript | AcousticAnswer | tuple:
+    """Shared gate of content and language items: the transcript when it can be trusted, else the answer
+    for no ASR, no speech, or an unsure transcript."""
     if f.tools is None or f.tools.asr_model is None:
         return _abstain(key, "ASR is off: spoken words and language are not judged", "asr")
     if f.vad_speech_s is not None and f.vad_speech_s < f.MIN_SPEECH_S:
@@ -124,7 +125,7 @@ def _heard(f: ClipFeatures, key: str) -> AcousticAnswer | tuple | None:
         return _abstain(key, "ASR heard no words", "asr")
     if tr.avg_logprob < ASR_MIN_LOGPROB:
         return _abstain(key, f"ASR unsure (mean log-prob {tr.avg_logprob:.2f}) of {tr.text[:60]!r}", "asr")
-    return None
+    return tr
 
 
 def _norm_text(text: str) -> str:
@@ -154,10 +155,9 @@ def _coverage(target: str, heard: str) -> float:
 
 
 def _h_content(f: ClipFeatures, q: Query):
-    gate = _heard(f, "speech_content")
-    if gate:
-        return gate
-    tr = f.transcript
+    tr = _heard(f, "speech_content")
+    if not isinstance(tr, Transcript):
+        return tr
     target = q.target or ""
     heard = f"heard: {tr.text[:160]!r}"
     if _PINYIN.search(target):
@@ -181,10 +181,9 @@ _PINYIN = re.compile(r"\b[a-zü]+[1-5]\b.*\b[a-zü]+[1-5]\b", re.I)
 
 
 def _h_language(f: ClipFeatures, q: Query):
-    gate = _heard(f, "language")
-    if gate:
-        return gate
-    tr = f.transcript
+    tr = _heard(f, "language")
+    if not isinstance(tr, Transcript):
+        return tr
     if not tr.multilingual:
         return _abstain("language", f"ASR model {tr.model} is English-only: cannot tell the language", "asr")
     if q.target == "yue":
@@ -298,17 +297,18 @@ def _h_tempo(f: ClipFeatures, q: Query):
     bpm, conf = f.tempo
     if bpm is None or len(f.onsets) < 3:
         return _abstain("tempo", "too few onsets to estimate a tempo")
-    if q.value is not None:
+    asserted = q.value
+    if asserted is not None:
         cands = {bpm: "", bpm * 2: " (x2 octave)", bpm / 2: " (x1/2 octave)"}
         if q.comparator == "approx":
-            best = min(cands, key=lambda b: abs(b / q.value - 1))
-            err = abs(best / q.value - 1)
+            best = min(cands, key=lambda b: abs(b / asserted - 1))
+            err = abs(best / asserted - 1)
             m = (0.06 - err) / 0.025
             note = cands[best]
         else:
-            m = math.log2(bpm / q.value) / 0.08 * (1 if q.comparator == "gt" else -1)
+            m = math.log2(bpm / asserted) / 0.08 * (1 if q.comparator == "gt" else -1)
             note = ""
-        return _logistic(m), f"tempo {bpm:.0f} BPM{note}, octave-tolerant, vs asserted {q.value:g} BPM"
+        return _logistic(m), f"tempo {bpm:.0f} BPM{note}, octave-tolerant, vs asserted {asserted:g} BPM"
     rel = math.log2(bpm / 100.0)  # octaves above 100 BPM
     t = _thr(0.15, q, True, 0.2)
     m = (rel - t) / 0.1 if q.direction == "fast" else (-rel - t) / 0.1

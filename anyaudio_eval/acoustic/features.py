@@ -628,7 +628,7 @@ class ClipFeatures:
         for i, tonic in enumerate(PITCH_CLASSES):
             for mode, prof in (("major", _KK_MAJOR), ("minor", _KK_MINOR)):
                 scores[f"{tonic} {mode}"] = float(np.corrcoef(c, np.roll(prof, i))[0, 1])
-        best = max(scores, key=scores.get)
+        best = max(scores, key=scores.__getitem__)
         tonic, mode = best.split()
         return KeyEstimate(tonic, mode, scores[best], scores)
 

@@ -57,15 +57,16 @@ except ImportError:  # pragma: no cover - a future Inspect without it
     _Prerequisite = Exception  # type: ignore[misc,assignment]
 
 
-class UserError(_Prerequisite):  # type: ignore[misc]
+class UserError(_Prerequisite):
     """A mistake in what the user asked for: `inspect eval` prints the message, without a traceback."""
 
     def __init__(self, message: str) -> None:
         Exception.__init__(self, message)
         _say_when_quiet(message)
 
+    # Read-only over Inspect's attribute on purpose: always the exception's own text, whichever base ran __init__.
     @property
-    def message(self) -> str:  # what Inspect prints; also right when a built-in base runs __init__
+    def message(self) -> str:  # type: ignore[override]  # what Inspect prints
         return str(self)
 
 

@@ -27,7 +27,7 @@ def register() -> None:
     from anyaudio_eval.lmeval import model  # noqa: F401  # @register_model runs on import
 
 
-def task_manager(metadata: dict | None = None, include_defaults: bool = False):  # type: ignore[no-untyped-def]
+def task_manager(metadata: dict | None = None, include_defaults: bool = False):
     """An lm-eval `TaskManager` that knows the pack (and, unless asked, none of lm-eval's own ~10k tasks).
 
     `metadata` sets the task parameters, e.g. `{"dataset": "./bench", "threshold": 0.8}`.

@@ -220,7 +220,7 @@ class RubricTask(ConfigurableTask):
             return [AUDIO_MARKER + protocol.item_list_text(items)]
         return [AUDIO_MARKER + protocol.item_text(item) for item in items]
 
-    def fewshot_context(  # type: ignore[override]
+    def fewshot_context(
         self,
         doc: dict[str, Any],
         num_fewshot: int,
@@ -251,7 +251,7 @@ class RubricTask(ConfigurableTask):
                 contexts.append(f"{system}\n\n{text}\n")
         return contexts
 
-    def construct_requests(self, doc: dict[str, Any], ctx: Any, **kwargs: Any) -> list[Instance]:  # type: ignore[override]
+    def construct_requests(self, doc: dict[str, Any], ctx: Any, **kwargs: Any) -> list[Instance]:
         apply_chat_template = kwargs.pop("apply_chat_template", False)
         kwargs.pop("chat_template", None)
         contexts = ctx if isinstance(ctx, list) else [ctx]
@@ -294,7 +294,7 @@ class RubricTask(ConfigurableTask):
         n = len(results) // 2
         return (sum(p_yes) / len(p_yes) if p_yes else None), n, n - len(p_yes)
 
-    def process_results(self, doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:  # type: ignore[override]
+    def process_results(self, doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
         score, n_items, n_unparsed = self.sample_score(doc, results)
         if n_unparsed:
             logger.warning("anyaudio: %s: %d of %d item(s) unparsed", doc["uuid"], n_unparsed, n_items)

@@ -138,10 +138,10 @@ def build_tokenizer() -> Qwen2Tokenizer:
         vocab[token] = len(vocab)
     tok = Qwen2Tokenizer(
         vocab=vocab,
-        merges=list(_MERGES),
+        merges=list(_MERGES),  # type: ignore[arg-type]  # tokenizers' BPE takes pairs; transformers annotates strings
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        unk_token=None,
+        unk_token=None,  # type: ignore[arg-type]  # no unknown token: byte-level BPE covers every input
         bos_token=None,
         extra_special_tokens={
             "audio_token": "<|AUDIO|>",
@@ -167,7 +167,8 @@ def build_feature_extractor() -> WhisperFeatureExtractor:
 
 
 def _ids(tok: PreTrainedTokenizerBase) -> dict[str, int]:
-    return {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    # one token in, one id out: transformers annotates the return without the overload that says so
+    return {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}  # type: ignore[misc]
 
 
 def _text_config(tok: PreTrainedTokenizerBase, size: dict[str, int], mrope: bool) -> dict[str, Any]:

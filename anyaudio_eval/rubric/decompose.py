@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, Model
+from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser, GenerateConfig, Model
 from pydantic import BaseModel, Field
 
 from anyaudio_eval.audio import cache_dir
@@ -87,7 +87,7 @@ async def decompose(
             path.unlink(missing_ok=True)  # unreadable entry: rebuild it
 
     result = Decomposition()
-    messages = [
+    messages: list[ChatMessage] = [
         ChatMessageSystem(content=protocol.decompose_system(domain, language)),
         ChatMessageUser(content=protocol.decompose_user(caption, domain)),
     ]

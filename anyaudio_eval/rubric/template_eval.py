@@ -49,7 +49,9 @@ class _Frame:
             return tuple(self.expr(e) for e in node.elts)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left, right = self.expr(node.left), self.expr(node.right)
-            if isinstance(left, str) and isinstance(right, str) or isinstance(left, int) and isinstance(right, int):
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right
+            if isinstance(left, int) and isinstance(right, int):
                 return left + right
             raise _fail(node, "'+' on values other than two strings or two integers")
         if isinstance(node, ast.BoolOp):

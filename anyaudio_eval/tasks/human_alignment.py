@@ -242,9 +242,10 @@ def load_human_rows(
         except (ValidationError, ValueError) as ex:
             skip(row_id, f"invalid rubric: {ex}")
             continue
-        row_domain = _domain(rec.get(fields.domain) if fields.domain else None, domain)
+        raw_domain = rec.get(fields.domain) if fields.domain else None
+        row_domain = _domain(raw_domain, domain)
         if row_domain is None:
-            skip(row_id, f"unknown domain {rec.get(fields.domain)!r}; use one of {', '.join(DOMAINS)}")
+            skip(row_id, f"unknown domain {raw_domain!r}; use one of {', '.join(DOMAINS)}")
             continue
         row["domain"] = row_domain
         parsed.append((index, row_id, row))
@@ -423,7 +424,7 @@ def human_alignment_metrics(
 
     def compute(scores: list[SampleScore]) -> Value:
         metas = [s.score.metadata or {} for s in scores]
-        return summary_from_metadata(metas, seed, tie_margin, scale)  # type: ignore[return-value]
+        return summary_from_metadata(metas, seed, tie_margin, scale)
 
     return compute
 
@@ -453,7 +454,7 @@ def listener_agreement() -> Scorer:
             )
         judged = results[0]
         return Score(
-            value=judged.score,  # type: ignore[arg-type]
+            value=judged.score,
             answer=f"{judged.score:.3f}",
             explanation=explanation,
             metadata={**context, **judged.score_metadata(), "judge_score": judged.score,

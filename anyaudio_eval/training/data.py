@@ -58,7 +58,7 @@ class CorpusError(RuntimeError):
 class TrainItem(RubricItem):
     """A rubric item with its gold answer (required) and an optional evidence sentence."""
 
-    label: Literal["yes", "no"]  # type: ignore[assignment]
+    label: Literal["yes", "no"]
     evidence: str = ""
 
 

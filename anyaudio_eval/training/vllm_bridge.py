@@ -147,6 +147,8 @@ def generate(llm: Any, requests: list[dict[str, Any]], sampling: dict[str, Any],
              sampling_params_cls: Any = None) -> tuple[list[list[int]], list[list[float]]]:
     """Run a colocated `vllm.LLM` on audio requests."""
     if sampling_params_cls is None:
-        from vllm import SamplingParams as sampling_params_cls  # noqa: N813 - lazy GPU-only import
+        from vllm import SamplingParams  # lazy: vllm is GPU-only and optional
+
+        sampling_params_cls = SamplingParams
     outputs = llm.generate(requests, sampling_params=sampling_params_cls(**sampling), use_tqdm=False)
     return parse_outputs(outputs)
