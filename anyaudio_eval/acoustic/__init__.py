@@ -4,9 +4,9 @@
 >>> answer_item(feats, "Is the speaker male?").p_yes
 """
 
-from .answer import AcousticAnswer, answer_item, answer_items
-from .features import ClipFeatures, KeyEstimate, PitchStats
-from .lexicon import Query, parse_question
+from anyaudio_eval.acoustic.answer import AcousticAnswer, answer_item, answer_items
+from anyaudio_eval.acoustic.features import ClipFeatures, KeyEstimate, PitchStats
+from anyaudio_eval.acoustic.lexicon import Query, parse_question
 
 __all__ = [
     "AcousticAnswer",

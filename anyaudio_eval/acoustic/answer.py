@@ -17,9 +17,9 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from .features import ClipFeatures
-from .lexicon import Query, parse_question
-from .speech import Transcript, has_cjk
+from anyaudio_eval.acoustic.features import ClipFeatures
+from anyaudio_eval.acoustic.lexicon import Query, parse_question
+from anyaudio_eval.acoustic.speech import Transcript, has_cjk
 
 P_MIN, P_MAX = 0.02, 0.98
 NO_SPEECH_P = 0.1  # a question about a speaker when no speech is detected

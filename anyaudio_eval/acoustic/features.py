@@ -16,7 +16,7 @@ import numpy as np
 from anyaudio_eval.constants import SAMPLE_RATE
 
 if TYPE_CHECKING:
-    from .speech import SpeechTools, Transcript
+    from anyaudio_eval.acoustic.speech import SpeechTools, Transcript
 
 SR = SAMPLE_RATE
 HOP = 160  # 10 ms analysis hop for energy, pitch and envelope features
@@ -97,7 +97,7 @@ class ClipFeatures:
         """Speech regions (s) from silero VAD; None when VAD is off or not installed."""
         if self.tools is None or not self.tools.vad:
             return None
-        from .speech import speech_segments
+        from anyaudio_eval.acoustic.speech import speech_segments
 
         return speech_segments(self.wav.astype(np.float32))
 
@@ -121,7 +121,7 @@ class ClipFeatures:
             return None
         if self.vad_speech_s is not None and self.vad_speech_s < self.MIN_SPEECH_S:
             return None
-        from .speech import transcribe
+        from anyaudio_eval.acoustic.speech import transcribe
 
         return transcribe(self.wav.astype(np.float32), self.tools.asr_model)
 
