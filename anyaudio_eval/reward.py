@@ -76,7 +76,9 @@ async def alignment_reward_async(
     prompt_language = judge_protocol.language
     if rubric is None and instruction is None:
         raise ValueError("give an instruction or a rubric")
-    given = None if rubric is None else [i if isinstance(i, RubricItem) else RubricItem.model_validate(i) for i in rubric]
+    given = (
+        None if rubric is None else [i if isinstance(i, RubricItem) else RubricItem.model_validate(i) for i in rubric]
+    )
     if given is None and mode != "holistic" and decomposer is None:
         raise ValueError("an instruction without a rubric needs a decomposer model (decomposer=...)")
 

@@ -41,8 +41,14 @@ def main() -> None:
     fresh = time.perf_counter() - start
 
     print(f"probe set ({args.language}): {len(rows)} rows, {n_items} items, {audio_seconds:.0f} s of audio judged")
-    print(f"(a) shared analysis per clip: {shared:6.2f} s  RTF {audio_seconds / shared:7.1f}x real time  {1000 * shared / n_items:5.1f} ms/item")
-    print(f"(b) fresh analysis per item:  {fresh:6.2f} s  RTF {audio_seconds / fresh:7.1f}x real time  {1000 * fresh / n_items:5.1f} ms/item")
+    print(
+        f"(a) shared analysis per clip: {shared:6.2f} s  RTF {audio_seconds / shared:7.1f}x real time  "
+        f"{1000 * shared / n_items:5.1f} ms/item"
+    )
+    print(
+        f"(b) fresh analysis per item:  {fresh:6.2f} s  RTF {audio_seconds / fresh:7.1f}x real time  "
+        f"{1000 * fresh / n_items:5.1f} ms/item"
+    )
     print(f"ratio (b)/(a): {fresh / shared:.2f}x")
 
 

@@ -52,7 +52,9 @@ def load_set(name: str) -> list[tuple[Path, list[dict]]]:
         rows = [json.loads(line) for line in CALIBRATION_MANIFEST.read_text().splitlines() if line.strip()]
         missing = [r["audio"] for r in rows if not (audio_dir / r["audio"]).is_file()]
         if missing:
-            raise SystemExit(f"{len(missing)} calibration clips missing under {audio_dir}: run scripts/build_calibration.py")
+            raise SystemExit(
+                f"{len(missing)} calibration clips missing under {audio_dir}: run scripts/build_calibration.py"
+            )
         return [(audio_dir / r["audio"], r["rubric"]) for r in rows]
     raise SystemExit(f"unknown set {name!r}")
 
@@ -68,8 +70,15 @@ def judge_set(clips: list[tuple[Path, list[dict]]], tools: SpeechTools | None) -
             ans = answer_item(features, item["question"], item.get("dimension"))
             records.append(ItemRecord(dimension=item.get("dimension", ""), gold=item["label"], p_yes=ans.p_yes))
             if ans.measured and (ans.p_yes >= 0.5) != (item["label"] == "yes"):
-                wrong.append({"audio": path.name, "question": item["question"], "gold": item["label"],
-                              "p_yes": round(ans.p_yes, 3), "evidence": ans.evidence})
+                wrong.append(
+                    {
+                        "audio": path.name,
+                        "question": item["question"],
+                        "gold": item["label"],
+                        "p_yes": round(ans.p_yes, 3),
+                        "evidence": ans.evidence,
+                    }
+                )
     return records, wrong
 
 
@@ -83,7 +92,9 @@ def table(records: list[ItemRecord]) -> list[str]:
         answered = 1 - s.get(f"item_abstain_{dim}", 0.0)
         acc = s.get(f"item_acc_{dim}")
         lines.append(f"  {dim:<22} {len(xs):>5} {answered:>8.2f} {'-' if acc is None else f'{acc:.3f}':>8}")
-    lines.append(f"  {'ALL':<22} {len(records):>5} {1 - s['item_abstention_share']:>8.2f} {s['item_accuracy_answered']:>8.3f}")
+    lines.append(
+        f"  {'ALL':<22} {len(records):>5} {1 - s['item_abstention_share']:>8.2f} {s['item_accuracy_answered']:>8.3f}"
+    )
     return lines
 
 

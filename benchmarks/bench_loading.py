@@ -170,7 +170,8 @@ def main() -> None:
     try:
         print(
             f"bench: {args.rows} rows x {args.seconds:g} s, {args.sr} Hz stereo PCM16 embedded in parquet "
-            f"(row groups of {args.row_group}{', dictionary-encoded' if args.dictionary else ''}), {args.content} content, "
+            f"(row groups of {args.row_group}{', dictionary-encoded' if args.dictionary else ''}), {args.content} "
+            f"content, "
             f"seed {args.seed}; cpus: {os.cpu_count()}"
         )
         shape = ["--rows", str(args.rows), "--seconds", str(args.seconds), "--sr", str(args.sr)]
@@ -206,12 +207,14 @@ def main() -> None:
         print(f"ratio whole-row-group/streamed cold peak RSS: {whole['peak_rss'] / cold['peak_rss']:.2f}x")
         print(f"ratio whole-row-group/streamed cold wall time: {whole['wall'] / cold['wall']:.2f}x")
         print(
-            f"cache written: {cache_bytes / 1e6:.0f} MB of 16 kHz mono WAV ({cache_bytes / gen['source_bytes']:.3f} of source)"
+            f"cache written: {cache_bytes / 1e6:.0f} MB of 16 kHz mono WAV ({cache_bytes / gen['source_bytes']:.3f} "
+            f"of source)"
         )
         print(f"ratio cold/warm wall time: {cold['wall'] / warm['wall']:.2f}x")
         print(f"ratio cold/warm peak RSS:  {cold['peak_rss'] / warm['peak_rss']:.2f}x")
         print(
-            f"per clip: cold {1000 * cold['wall'] / cold['rows']:.1f} ms, warm {1000 * warm['wall'] / warm['rows']:.1f} ms"
+            f"per clip: cold {1000 * cold['wall'] / cold['rows']:.1f} ms, warm "
+            f"{1000 * warm['wall'] / warm['rows']:.1f} ms"
         )
         for name in ("cold", "warm"):  # the loader as shipped; `whole` is the fallback, for comparison
             r = runs[name]

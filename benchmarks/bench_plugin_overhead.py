@@ -181,11 +181,10 @@ def main() -> None:
         print("samples/s and ms/item count task construction (audio caching) + eval; eval-only below")
         for name, r in runs.items():
             print(
-                f"{name}: eval only {1000 * r['eval'] / r['items']:.2f} ms/item, build {1000 * r['build'] / r['samples']:.2f} ms/sample"
+                f"{name}: eval only {1000 * r['eval'] / r['items']:.2f} ms/item, build "
+                f"{1000 * r['build'] / r['samples']:.2f} ms/sample"
             )
-        print(
-            f"ratio cold/warm total time: {(cold['build'] + cold['eval']) / (warm['build'] + warm['eval']):.2f}x"
-        )
+        print(f"ratio cold/warm total time: {(cold['build'] + cold['eval']) / (warm['build'] + warm['eval']):.2f}x")
         print(f"ratio cold/warm task build: {cold['build'] / warm['build']:.2f}x")
         print(f"ratio cold/warm eval:       {cold['eval'] / warm['eval']:.2f}x")
         for name, r in runs.items():

@@ -175,7 +175,8 @@ def main() -> None:
         f"tiny Qwen2.5-Omni thinker ({args.size}, {n_params / 1e3:.0f}K params), CPU, {args.threads} thread(s)"
     )
     print(
-        f"{args.samples} samples x {args.items} items, {args.seconds:.0f} s clips, float32, batch_size {args.batch_size}"
+        f"{args.samples} samples x {args.items} items, {args.seconds:.0f} s clips, float32, "
+        f"batch_size {args.batch_size}"
     )
     print()
     print(f"{'path':<34}{'(a) full prompt':>18}{'(b) prefix reuse':>18}{'ratio a/b':>11}")

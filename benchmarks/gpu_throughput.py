@@ -41,7 +41,9 @@ def ceiling(args: argparse.Namespace) -> None:
     system = judge_system_prompt("logits", "zh")
     requests = []
     for row in load_bench(args.dir).rows:
-        b64 = base64.b64encode(Path(row.audio).read_bytes()).decode("ascii")  # the cached 16 kHz WAV, as Inspect sends it
+        b64 = base64.b64encode(Path(row.audio).read_bytes()).decode(
+            "ascii"
+        )  # the cached 16 kHz WAV, as Inspect sends it
         requests += [(b64, item_prompt(item, "zh")) for item in row.rubric]
         if len(requests) >= args.requests:
             break
@@ -51,9 +53,21 @@ def ceiling(args: argparse.Namespace) -> None:
     async def one(b64: str, text: str) -> None:
         async with gate:
             await client.chat.completions.create(
-                model=args.model, max_tokens=1, temperature=0, logprobs=True, top_logprobs=20,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": [
-                    {"type": "input_audio", "input_audio": {"data": b64, "format": "wav"}}, {"type": "text", "text": text}]}],
+                model=args.model,
+                max_tokens=1,
+                temperature=0,
+                logprobs=True,
+                top_logprobs=20,
+                messages=[
+                    {"role": "system", "content": system},
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "input_audio", "input_audio": {"data": b64, "format": "wav"}},
+                            {"type": "text", "text": text},
+                        ],
+                    },
+                ],
             )
 
     async def run() -> float:
@@ -63,8 +77,10 @@ def ceiling(args: argparse.Namespace) -> None:
         return time.perf_counter() - t0
 
     seconds = asyncio.run(run())
-    print(f"ceiling (bare AsyncOpenAI, {args.connections} connections): {len(requests)} items in {seconds:.1f} s = "
-          f"{len(requests) / seconds:.1f} items/s")
+    print(
+        f"ceiling (bare AsyncOpenAI, {args.connections} connections): {len(requests)} items in {seconds:.1f} s = "
+        f"{len(requests) / seconds:.1f} items/s"
+    )
 
 
 def summarise(args: argparse.Namespace) -> None:
@@ -98,14 +114,24 @@ def summarise(args: argparse.Namespace) -> None:
                         mem.append(float(row[2]))
                 except (ValueError, IndexError):
                     continue
-    result = {"logs": len(starts), "samples": samples, "scored": scored, "items": items, "eval_seconds": round(window, 1),
-              "items_per_s": round(items / window, 1) if window else None,
-              "gpu_util_mean": round(sum(util) / len(util), 1) if util else None,
-              "gpu_util_max": max(util) if util else None, "gpu_mem_mib_max": max(mem) if mem else None,
-              "gpu_samples": len(util)}
+    result = {
+        "logs": len(starts),
+        "samples": samples,
+        "scored": scored,
+        "items": items,
+        "eval_seconds": round(window, 1),
+        "items_per_s": round(items / window, 1) if window else None,
+        "gpu_util_mean": round(sum(util) / len(util), 1) if util else None,
+        "gpu_util_max": max(util) if util else None,
+        "gpu_mem_mib_max": max(mem) if mem else None,
+        "gpu_samples": len(util),
+    }
     print(json.dumps(result))
-    print(f"end to end: {items} items in {window:.1f} s = {result['items_per_s']} items/s over {len(starts)} process(es); "
-          f"GPU utilisation mean {result['gpu_util_mean']}% max {result['gpu_util_max']}% ({len(util)} samples)")
+    print(
+        f"end to end: {items} items in {window:.1f} s = {result['items_per_s']} items/s over {len(starts)} "
+        f"process(es); "
+        f"GPU utilisation mean {result['gpu_util_mean']}% max {result['gpu_util_max']}% ({len(util)} samples)"
+    )
 
 
 def main() -> None:

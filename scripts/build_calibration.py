@@ -152,18 +152,32 @@ def write_manifest(scratch: Path) -> None:
             other = rng.choice([n for n in names if texts[n].lower() != texts[name].lower()])
             src = folder / f"{name}.wav"
             duration = sf.info(src).duration
-            rows.append({
-                "audio": f"{voice}-{name}.flac", "package": pkg, "source": str(src.relative_to(root)), "licence": licence,
-                "kind": "speech", "language": lang, "gender": gender, "transcript": texts[name],
-                "rubric": speech_items(texts[name], texts[other], lang, gender, duration, rng),
-            })
+            rows.append(
+                {
+                    "audio": f"{voice}-{name}.flac",
+                    "package": pkg,
+                    "source": str(src.relative_to(root)),
+                    "licence": licence,
+                    "kind": "speech",
+                    "language": lang,
+                    "gender": gender,
+                    "transcript": texts[name],
+                    "rubric": speech_items(texts[name], texts[other], lang, gender, duration, rng),
+                }
+            )
     speech_texts = [r["transcript"] for r in rows]
     for pkg, (sub, licence) in MUSIC_PACKAGES.items():
         root = package_root(pkg, scratch)
         base = root / sub
         candidates = []
         for path in sorted(base.rglob("*.ogg")):
-            if pkg == "lmms-common" and path.parent.name not in ("beats", "bassloops", "instruments", "stringsnpads", "latin"):
+            if pkg == "lmms-common" and path.parent.name not in (
+                "beats",
+                "bassloops",
+                "instruments",
+                "stringsnpads",
+                "latin",
+            ):
                 continue
             try:
                 duration = sf.info(path).duration
@@ -172,12 +186,17 @@ def write_manifest(scratch: Path) -> None:
             if duration >= 1.5:
                 candidates.append((path, duration))
         for path, duration in rng.sample(candidates, min(len(candidates), 12 if pkg == "lmms-common" else 8)):
-            rows.append({
-                "audio": f"{pkg}-{path.parent.name}-{path.stem}.flac", "package": pkg,
-                "source": str(path.relative_to(root)), "licence": licence, "kind": "music",
-                "excerpt_s": [0.0, MAX_SECONDS] if duration > MAX_SECONDS else None,
-                "rubric": music_items(rng.choice(speech_texts), min(duration, MAX_SECONDS), rng),
-            })
+            rows.append(
+                {
+                    "audio": f"{pkg}-{path.parent.name}-{path.stem}.flac",
+                    "package": pkg,
+                    "source": str(path.relative_to(root)),
+                    "licence": licence,
+                    "kind": "music",
+                    "excerpt_s": [0.0, MAX_SECONDS] if duration > MAX_SECONDS else None,
+                    "rubric": music_items(rng.choice(speech_texts), min(duration, MAX_SECONDS), rng),
+                }
+            )
     MANIFEST.parent.mkdir(parents=True, exist_ok=True)
     MANIFEST.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"wrote {len(rows)} clips, {sum(len(r['rubric']) for r in rows)} items to {MANIFEST}")

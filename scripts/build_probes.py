@@ -144,8 +144,24 @@ def render_midi(midi: bytes, dur: float) -> np.ndarray | None:
         mid, wav = Path(td) / "a.mid", Path(td) / "a.wav"
         mid.write_bytes(midi)
         subprocess.run(
-            ["fluidsynth", "-ni", "-g", "0.8", "-R", "0", "-C", "0", "-r", str(SR), "-F", str(wav), str(SOUNDFONT), str(mid)],
-            capture_output=True, check=True,
+            [
+                "fluidsynth",
+                "-ni",
+                "-g",
+                "0.8",
+                "-R",
+                "0",
+                "-C",
+                "0",
+                "-r",
+                str(SR),
+                "-F",
+                str(wav),
+                str(SOUNDFONT),
+                str(mid),
+            ],
+            capture_output=True,
+            check=True,
         )
         x, sr = sf.read(wav, dtype="float32")
     if x.ndim == 2:
@@ -161,12 +177,29 @@ def fade_tail(x: np.ndarray, sec: float = 0.05) -> np.ndarray:
     return x
 
 
-NOTE_NAMES = {"C": 0, "C#": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "G#": 8, "A": 9, "Bb": 10, "A#": 10, "B": 11}
+NOTE_NAMES = {
+    "C": 0,
+    "C#": 1,
+    "D": 2,
+    "D#": 3,
+    "Eb": 3,
+    "E": 4,
+    "F": 5,
+    "F#": 6,
+    "G": 7,
+    "G#": 8,
+    "A": 9,
+    "Bb": 10,
+    "A#": 10,
+    "B": 11,
+}
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
 MINOR = [0, 2, 3, 5, 7, 8, 10]
 
 
-def music_notes(rng: np.random.Generator, tonic: str, mode: str, beats: int) -> list[tuple[float, float, int, int, int]]:
+def music_notes(
+    rng: np.random.Generator, tonic: str, mode: str, beats: int
+) -> list[tuple[float, float, int, int, int]]:
     """Tonic-heavy melody (quarter notes, channel 0) over a bass + triad accompaniment (channel 1)."""
     root = 60 + NOTE_NAMES[tonic]
     if root > 66:
@@ -176,7 +209,11 @@ def music_notes(rng: np.random.Generator, tonic: str, mode: str, beats: int) -> 
     notes = []
     for bar in range(beats // 4):
         deg = degrees[bar % 4]
-        chord = [scale[deg % 7], scale[(deg + 2) % 7] + (12 if deg + 2 >= 7 else 0), scale[(deg + 4) % 7] + (12 if deg + 4 >= 7 else 0)]
+        chord = [
+            scale[deg % 7],
+            scale[(deg + 2) % 7] + (12 if deg + 2 >= 7 else 0),
+            scale[(deg + 4) % 7] + (12 if deg + 4 >= 7 else 0),
+        ]
         for k in range(4):
             b = bar * 4 + k
             notes.append((b, 1.0, 1, root - 12 + chord[0], 70))  # bass each beat
@@ -208,7 +245,9 @@ def drum_loop(rng: np.random.Generator, bpm: float, dur: float) -> np.ndarray:
     beat = 60.0 / bpm
     t = np.arange(int(0.25 * SR)) / SR
     kick = np.sin(2 * np.pi * (50 + 90 * np.exp(-t * 30)) * t) * np.exp(-t * 12)
-    snare = colored_noise(rng, len(t), "pink") * 0.4 * np.exp(-t * 25) + 0.3 * np.sin(2 * np.pi * 190 * t) * np.exp(-t * 20)
+    snare = colored_noise(rng, len(t), "pink") * 0.4 * np.exp(-t * 25) + 0.3 * np.sin(2 * np.pi * 190 * t) * np.exp(
+        -t * 20
+    )
     hat = colored_noise(rng, len(t), "white") * 0.15 * np.exp(-t * 80)
     k = 0
     while k * beat / 2 < dur:
@@ -261,58 +300,162 @@ def item(attr: str, value) -> Item:
     """Rubric item (questions in en and zh, several phrasings) asserting attr == value; yes = matches."""
     v = value
     T = {
-        ("gender", "male"): ("gender", "性别", ["Is the speaker male?", "Is this a man's voice?", "Does a male voice speak?"],
-                             ["说话人是男性吗？", "这是男声吗？", "是一位男性在说话吗？"]),
-        ("gender", "female"): ("gender", "性别", ["Is the speaker female?", "Is this a woman's voice?", "Does a female voice speak?"],
-                               ["说话人是女性吗？", "这是女声吗？", "是一位女性在说话吗？"]),
-        ("rate", "fast"): ("speaking rate", "语速", ["Does the speaker talk fast?", "Is the speaking rate fast?", "Is the speech delivered quickly?"],
-                           ["语速快吗？", "说话速度快吗？", "说话人讲得很快吗？"]),
-        ("rate", "slow"): ("speaking rate", "语速", ["Does the speaker talk slowly?", "Is the speaking rate slow?", "Is the speech slow and unhurried?"],
-                           ["语速慢吗？", "说话速度缓慢吗？", "说话人讲得很慢吗？"]),
-        ("volume", "loud"): ("volume", "音量", ["Is the voice loud?", "Does the speaker talk loudly?", "Is the speech loud?"],
-                             ["音量大吗？", "说话声音响亮吗？", "是大声说话吗？"]),
-        ("volume", "quiet"): ("volume", "音量", ["Is the voice quiet?", "Does the speaker talk softly?", "Is the speech quiet?"],
-                              ["音量小吗？", "是轻声说话吗？", "说话声音很小吗？"]),
-        ("pitch", "high"): ("pitch", "音高", ["Is the voice high-pitched?", "Is the pitch of the voice high?"],
-                            ["音调高吗？", "嗓音偏高吗？"]),
-        ("pitch", "low"): ("pitch", "音高", ["Is the voice low-pitched?", "Is the voice deep?"],
-                           ["声音低沉吗？", "音调低吗？"]),
-        ("speech", True): ("speech", "人声", ["Is someone speaking?", "Does the clip contain speech?"],
-                           ["有人说话吗？", "音频中有人声吗？"]),
-        ("speech", False): ("speech", "人声", ["Is the clip free of speech?", "Is there no speech in the clip?"],
-                            ["音频中没有人声吗？", "没有人说话吗？"]),
-        ("beep_pitch", "high"): ("pitch", "音高", ["Are the beeps high-pitched?", "Is it a high-pitched beep sound?"],
-                                 ["哔声音调高吗？", "是高音调的提示音吗？"]),
-        ("beep_pitch", "low"): ("pitch", "音高", ["Are the beeps low-pitched?", "Is it a low-pitched beep sound?"],
-                                ["哔声音调低吗？", "是低音调的提示音吗？"]),
-        ("tone_pitch", "high"): ("pitch", "音高", ["Is the tone high-pitched?", "Is it a high-pitched tone?"],
-                                 ["这个音音调高吗？", "是高音调的声音吗？"]),
-        ("tone_pitch", "low"): ("pitch", "音高", ["Is the tone low-pitched?", "Is it a low-pitched tone?"],
-                                ["这个音音调低吗？", "是低音调的声音吗？"]),
-        ("noisy", True): ("noise", "噪声", ["Is it noise?", "Does it sound like hiss or static noise?"],
-                          ["这是噪声吗？", "听起来是嘶嘶的噪音吗？"]),
-        ("timbre", "bright"): ("timbre", "音色", ["Is the sound bright?", "Does it sound bright and crisp?"],
-                               ["音色明亮吗？", "声音清脆明亮吗？"]),
-        ("timbre", "dark"): ("timbre", "音色", ["Is the sound muffled?", "Is the timbre dark?"],
-                             ["声音沉闷吗？", "音色暗吗？"]),
-        ("dynamics", "fade_in"): ("dynamics", "响度变化", ["Does the sound fade in?", "Does it get louder over time?"],
-                                  ["声音是否逐渐变大？", "是淡入的吗？"]),
-        ("dynamics", "fade_out"): ("dynamics", "响度变化", ["Does the sound fade out?", "Does it get quieter towards the end?"],
-                                   ["声音逐渐变弱吗？", "是否淡出？"]),
-        ("dynamics", "steady"): ("dynamics", "响度变化", ["Is the volume steady throughout?", "Does it keep a constant volume level?"],
-                                 ["音量平稳吗？", "音量是否保持稳定一致？"]),
-        ("pause", True): ("pause", "停顿", ["Is there a pause in the middle?", "Is there a clear gap of silence in the middle?"],
-                          ["中间有停顿吗？", "中间有明显的静音间隙吗？"]),
-        ("pause", False): ("pause", "停顿", ["Is the sound continuous, with no pause?", "Does it play without any gap?"],
-                           ["声音是连续的、没有停顿吗？", "中间没有停顿吗？"]),
-        ("tempo", "fast"): ("tempo", "速度", ["Is the tempo fast?", "Is the music fast-paced?", "Does the piece move at a quick tempo?"],
-                            ["节奏快吗？", "音乐速度快吗？", "是快节奏的音乐吗？"]),
-        ("tempo", "slow"): ("tempo", "速度", ["Is the tempo slow?", "Is the music slow-paced?", "Does the piece move at a slow tempo?"],
-                            ["节奏慢吗？", "音乐速度缓慢吗？", "是慢节奏的音乐吗？"]),
-        ("noise_bg", True): ("background", "背景", ["Is there background noise?", "Is the speech accompanied by background noise?"],
-                             ["有背景噪声吗？", "说话时有背景噪音吗？"]),
-        ("noise_bg", False): ("background", "背景", ["Is the recording free of background noise?", "Is there no background noise?"],
-                              ["没有背景噪声吗？", "录音没有背景噪音吗？"]),
+        ("gender", "male"): (
+            "gender",
+            "性别",
+            ["Is the speaker male?", "Is this a man's voice?", "Does a male voice speak?"],
+            ["说话人是男性吗？", "这是男声吗？", "是一位男性在说话吗？"],
+        ),
+        ("gender", "female"): (
+            "gender",
+            "性别",
+            ["Is the speaker female?", "Is this a woman's voice?", "Does a female voice speak?"],
+            ["说话人是女性吗？", "这是女声吗？", "是一位女性在说话吗？"],
+        ),
+        ("rate", "fast"): (
+            "speaking rate",
+            "语速",
+            ["Does the speaker talk fast?", "Is the speaking rate fast?", "Is the speech delivered quickly?"],
+            ["语速快吗？", "说话速度快吗？", "说话人讲得很快吗？"],
+        ),
+        ("rate", "slow"): (
+            "speaking rate",
+            "语速",
+            ["Does the speaker talk slowly?", "Is the speaking rate slow?", "Is the speech slow and unhurried?"],
+            ["语速慢吗？", "说话速度缓慢吗？", "说话人讲得很慢吗？"],
+        ),
+        ("volume", "loud"): (
+            "volume",
+            "音量",
+            ["Is the voice loud?", "Does the speaker talk loudly?", "Is the speech loud?"],
+            ["音量大吗？", "说话声音响亮吗？", "是大声说话吗？"],
+        ),
+        ("volume", "quiet"): (
+            "volume",
+            "音量",
+            ["Is the voice quiet?", "Does the speaker talk softly?", "Is the speech quiet?"],
+            ["音量小吗？", "是轻声说话吗？", "说话声音很小吗？"],
+        ),
+        ("pitch", "high"): (
+            "pitch",
+            "音高",
+            ["Is the voice high-pitched?", "Is the pitch of the voice high?"],
+            ["音调高吗？", "嗓音偏高吗？"],
+        ),
+        ("pitch", "low"): (
+            "pitch",
+            "音高",
+            ["Is the voice low-pitched?", "Is the voice deep?"],
+            ["声音低沉吗？", "音调低吗？"],
+        ),
+        ("speech", True): (
+            "speech",
+            "人声",
+            ["Is someone speaking?", "Does the clip contain speech?"],
+            ["有人说话吗？", "音频中有人声吗？"],
+        ),
+        ("speech", False): (
+            "speech",
+            "人声",
+            ["Is the clip free of speech?", "Is there no speech in the clip?"],
+            ["音频中没有人声吗？", "没有人说话吗？"],
+        ),
+        ("beep_pitch", "high"): (
+            "pitch",
+            "音高",
+            ["Are the beeps high-pitched?", "Is it a high-pitched beep sound?"],
+            ["哔声音调高吗？", "是高音调的提示音吗？"],
+        ),
+        ("beep_pitch", "low"): (
+            "pitch",
+            "音高",
+            ["Are the beeps low-pitched?", "Is it a low-pitched beep sound?"],
+            ["哔声音调低吗？", "是低音调的提示音吗？"],
+        ),
+        ("tone_pitch", "high"): (
+            "pitch",
+            "音高",
+            ["Is the tone high-pitched?", "Is it a high-pitched tone?"],
+            ["这个音音调高吗？", "是高音调的声音吗？"],
+        ),
+        ("tone_pitch", "low"): (
+            "pitch",
+            "音高",
+            ["Is the tone low-pitched?", "Is it a low-pitched tone?"],
+            ["这个音音调低吗？", "是低音调的声音吗？"],
+        ),
+        ("noisy", True): (
+            "noise",
+            "噪声",
+            ["Is it noise?", "Does it sound like hiss or static noise?"],
+            ["这是噪声吗？", "听起来是嘶嘶的噪音吗？"],
+        ),
+        ("timbre", "bright"): (
+            "timbre",
+            "音色",
+            ["Is the sound bright?", "Does it sound bright and crisp?"],
+            ["音色明亮吗？", "声音清脆明亮吗？"],
+        ),
+        ("timbre", "dark"): (
+            "timbre",
+            "音色",
+            ["Is the sound muffled?", "Is the timbre dark?"],
+            ["声音沉闷吗？", "音色暗吗？"],
+        ),
+        ("dynamics", "fade_in"): (
+            "dynamics",
+            "响度变化",
+            ["Does the sound fade in?", "Does it get louder over time?"],
+            ["声音是否逐渐变大？", "是淡入的吗？"],
+        ),
+        ("dynamics", "fade_out"): (
+            "dynamics",
+            "响度变化",
+            ["Does the sound fade out?", "Does it get quieter towards the end?"],
+            ["声音逐渐变弱吗？", "是否淡出？"],
+        ),
+        ("dynamics", "steady"): (
+            "dynamics",
+            "响度变化",
+            ["Is the volume steady throughout?", "Does it keep a constant volume level?"],
+            ["音量平稳吗？", "音量是否保持稳定一致？"],
+        ),
+        ("pause", True): (
+            "pause",
+            "停顿",
+            ["Is there a pause in the middle?", "Is there a clear gap of silence in the middle?"],
+            ["中间有停顿吗？", "中间有明显的静音间隙吗？"],
+        ),
+        ("pause", False): (
+            "pause",
+            "停顿",
+            ["Is the sound continuous, with no pause?", "Does it play without any gap?"],
+            ["声音是连续的、没有停顿吗？", "中间没有停顿吗？"],
+        ),
+        ("tempo", "fast"): (
+            "tempo",
+            "速度",
+            ["Is the tempo fast?", "Is the music fast-paced?", "Does the piece move at a quick tempo?"],
+            ["节奏快吗？", "音乐速度快吗？", "是快节奏的音乐吗？"],
+        ),
+        ("tempo", "slow"): (
+            "tempo",
+            "速度",
+            ["Is the tempo slow?", "Is the music slow-paced?", "Does the piece move at a slow tempo?"],
+            ["节奏慢吗？", "音乐速度缓慢吗？", "是慢节奏的音乐吗？"],
+        ),
+        ("noise_bg", True): (
+            "background",
+            "背景",
+            ["Is there background noise?", "Is the speech accompanied by background noise?"],
+            ["有背景噪声吗？", "说话时有背景噪音吗？"],
+        ),
+        ("noise_bg", False): (
+            "background",
+            "背景",
+            ["Is the recording free of background noise?", "Is there no background noise?"],
+            ["没有背景噪声吗？", "录音没有背景噪音吗？"],
+        ),
     }
     if (attr, v) in T:
         de, dz, qe, qz = T[(attr, v)]
@@ -365,7 +508,13 @@ def item(attr: str, value) -> Item:
     return Item(attr, v, de, dz, qe, qz, "", "")
 
 
-INSTRUMENTS = {0: ("piano", "钢琴"), 40: ("violin", "小提琴"), 73: ("flute", "长笛"), 24: ("guitar", "吉他"), 19: ("organ", "管风琴")}
+INSTRUMENTS = {
+    0: ("piano", "钢琴"),
+    40: ("violin", "小提琴"),
+    73: ("flute", "长笛"),
+    24: ("guitar", "吉他"),
+    19: ("organ", "管风琴"),
+}
 
 EN_TEXTS = [
     ("The garden is full of yellow flowers and green trees.", "The garden is full of yellow flowers and green trees."),
@@ -406,7 +555,10 @@ def speech_caption(a: dict, lang_out: str) -> tuple[str, str]:
     if a["volume"] != "normal":
         mods_en.append({"loud": "loudly", "quiet": "quietly"}[a["volume"]])
         mods_zh.append({"loud": "大声地", "quiet": "轻声地"}[a["volume"]])
-    en = f"{g_en} speaks {lang_en} {' and '.join(mods_en)}".strip() + f', saying "{a["text"][1] if a["lang"] == "en" else a["text"][1]}".'
+    en = (
+        f"{g_en} speaks {lang_en} {' and '.join(mods_en)}".strip()
+        + f', saying "{a["text"][1] if a["lang"] == "en" else a["text"][1]}".'
+    )
     zh = f"{g_zh}{'、'.join(mods_zh)}用{lang_zh}说：“{a['text'][1]}”。"
     return en, zh
 
@@ -446,8 +598,20 @@ def make_speech(rng, n_per_lang: int) -> list[Clip]:
             x = normalize_lufs(x[: int(6 * SR)], VOLUMES[vol])
             a = {"gender": g, "rate": r, "pitch": pitch, "volume": vol, "lang": lang, "text": text, "speech": True}
             en, zh = speech_caption(a, "en")
-            clips.append(Clip(f"speech_{lang}_{i:02d}", "speech", "speech", a, speech_items(a, rng), en, zh, x,
-                              f"espeak-ng -v {voice} -s {RATES[lang][r]} -p {PITCHES[g][pitch]}; normalised to {VOLUMES[vol]} LUFS"))
+            clips.append(
+                Clip(
+                    f"speech_{lang}_{i:02d}",
+                    "speech",
+                    "speech",
+                    a,
+                    speech_items(a, rng),
+                    en,
+                    zh,
+                    x,
+                    f"espeak-ng -v {voice} -s {RATES[lang][r]} -p {PITCHES[g][pitch]}; "
+                    f"normalised to {VOLUMES[vol]} LUFS",
+                )
+            )
     return clips
 
 
@@ -470,8 +634,19 @@ def make_sound(rng, n_each: int) -> list[Clip]:
             its.append(item("speech", False))
         en = f"{n} {'high' if hi else 'low'}-pitched beeps, separated by short silences."
         zh = f"{ZH_NUM[n]}声{'高' if hi else '低'}音调的哔声，中间有短暂的静音。"
-        clips.append(Clip(f"sound_beeps_{i:02d}", "sound", "beeps", a, its, en, zh, x,
-                          f"numpy: {n} beeps of {bl} s at {f:g} Hz, gaps {gap:.2f} s"))
+        clips.append(
+            Clip(
+                f"sound_beeps_{i:02d}",
+                "sound",
+                "beeps",
+                a,
+                its,
+                en,
+                zh,
+                x,
+                f"numpy: {n} beeps of {bl} s at {f:g} Hz, gaps {gap:.2f} s",
+            )
+        )
     # noise with colour (timbre), dynamics and duration
     dyns = ["fade_in", "fade_out", "steady"]
     for i in range(n_each):
@@ -485,10 +660,22 @@ def make_sound(rng, n_each: int) -> list[Clip]:
         its = [item("noisy", True), item("timbre", timbre), item("dynamics", dyn), item("duration", dur)]
         d_en = {"fade_in": "fading in", "fade_out": "fading out", "steady": "at a steady volume"}[dyn]
         d_zh = {"fade_in": "逐渐变大", "fade_out": "逐渐减弱", "steady": "音量平稳"}[dyn]
-        en = f"{'Bright, hissing' if timbre == 'bright' else 'Dark, muffled'} noise {d_en}, lasting about {dur:g} seconds."
+        kind = "Bright, hissing" if timbre == "bright" else "Dark, muffled"
+        en = f"{kind} noise {d_en}, lasting about {dur:g} seconds."
         zh = f"{'明亮的嘶嘶' if timbre == 'bright' else '沉闷的'}噪声，{d_zh}，持续约{dur:g}秒。"
-        clips.append(Clip(f"sound_noise_{i:02d}", "sound", "noise", a, its, en, zh, x,
-                          f"numpy: {'high-passed white' if color == 'white' else 'low-passed brown'} noise, {dyn}, {dur:g} s"))
+        clips.append(
+            Clip(
+                f"sound_noise_{i:02d}",
+                "sound",
+                "noise",
+                a,
+                its,
+                en,
+                zh,
+                x,
+                f"numpy: {'high-passed white' if color == 'white' else 'low-passed brown'} noise, {dyn}, {dur:g} s",
+            )
+        )
     # a tone, with or without a pause in the middle
     for i in range(n_each):
         hi = i % 2 == 1
@@ -504,10 +691,25 @@ def make_sound(rng, n_each: int) -> list[Clip]:
         its = [item("tone_pitch", a["tone_pitch"]), item("pause", pause)]
         if i % 3 == 1:
             its.append(item("speech", False))
-        en = f"A {'high' if hi else 'low'}-pitched tone" + (" that stops for a one-second pause and then returns." if pause else " held continuously without a break.")
-        zh = f"一个{'高' if hi else '低'}音调的持续音" + ("，中间停顿一秒后再次响起。" if pause else "，连续不断，没有停顿。")
-        clips.append(Clip(f"sound_tone_{i:02d}", "sound", "tone", a, its, en, zh, x,
-                          f"numpy: {f:g} Hz tone (2 harmonics){', 1 s pause' if pause else ''}"))
+        en = f"A {'high' if hi else 'low'}-pitched tone" + (
+            " that stops for a one-second pause and then returns." if pause else " held continuously without a break."
+        )
+        zh = f"一个{'高' if hi else '低'}音调的持续音" + (
+            "，中间停顿一秒后再次响起。" if pause else "，连续不断，没有停顿。"
+        )
+        clips.append(
+            Clip(
+                f"sound_tone_{i:02d}",
+                "sound",
+                "tone",
+                a,
+                its,
+                en,
+                zh,
+                x,
+                f"numpy: {f:g} Hz tone (2 harmonics){', 1 s pause' if pause else ''}",
+            )
+        )
     # knocks with a known count
     for i in range(n_each):
         n = int(rng.integers(2, 7))
@@ -521,7 +723,9 @@ def make_sound(rng, n_each: int) -> list[Clip]:
         its = [item("knocks", n), item("speech", False) if i % 2 else item("timbre", "dark")]
         en = f"Someone knocks on a wooden door {n} times."
         zh = f"有人敲了{ZH_NUM[n]}下木门。"
-        clips.append(Clip(f"sound_knock_{i:02d}", "sound", "knocks", a, its, en, zh, x, f"numpy: {n} decaying 160 Hz knocks"))
+        clips.append(
+            Clip(f"sound_knock_{i:02d}", "sound", "knocks", a, its, en, zh, x, f"numpy: {n} decaying 160 Hz knocks")
+        )
     return clips
 
 
@@ -590,7 +794,14 @@ def make_mix(rng, n: int, speech_pool: list[Clip]) -> list[Clip]:
         s0 = int(0.4 * SR)
         x[s0 : s0 + len(sp)] += sp[: len(x) - s0]
         x = np.clip(x, -0.99, 0.99).astype(np.float32)
-        a = {"gender": g, "speech": True, "noise_bg": bg_kind == "noise", "bg_music": bg_kind == "music", "lang": lang, "text": text}
+        a = {
+            "gender": g,
+            "speech": True,
+            "noise_bg": bg_kind == "noise",
+            "bg_music": bg_kind == "music",
+            "lang": lang,
+            "text": text,
+        }
         its = [item("speech", True), item("gender", g)]
         if bg_kind == "noise":
             its.append(item("noise_bg", True))
@@ -603,8 +814,19 @@ def make_mix(rng, n: int, speech_pool: list[Clip]) -> list[Clip]:
         bg_zh = "背景有持续的噪声" if bg_kind == "noise" else "背景有轻柔的钢琴音乐"
         en = f'{g_en} speaks {bg_en}, saying "{text[1]}".'
         zh = f"{g_zh}在说话，{bg_zh}，内容是“{text[1]}”。"
-        clips.append(Clip(f"mix_{i:02d}", "mix", f"mix_{bg_kind}", a, its, en, zh, x,
-                          f"espeak-ng -v {voice} at -23 LUFS over {bg_kind} at {-36 if bg_kind == 'noise' else -33} LUFS"))
+        clips.append(
+            Clip(
+                f"mix_{i:02d}",
+                "mix",
+                f"mix_{bg_kind}",
+                a,
+                its,
+                en,
+                zh,
+                x,
+                f"espeak-ng -v {voice} at -23 LUFS over {bg_kind} at {-36 if bg_kind == 'noise' else -33} LUFS",
+            )
+        )
     return clips
 
 
@@ -649,12 +871,35 @@ def changed_caption(clip: Clip, attr: str, old, new) -> tuple[str, str]:
         return speech_caption(a, "en")
     en, zh = clip.cap_en, clip.cap_zh
     rep = {
-        "beep_pitch": [("high-pitched", "low-pitched"), ("low-pitched", "high-pitched"), ("高音调", "低音调"), ("低音调", "高音调")],
-        "tone_pitch": [("high-pitched", "low-pitched"), ("low-pitched", "high-pitched"), ("高音调", "低音调"), ("低音调", "高音调")],
-        "timbre": [("Bright, hissing", "Dark, muffled"), ("Dark, muffled", "Bright, hissing"), ("明亮的嘶嘶", "沉闷的"), ("沉闷的", "明亮的嘶嘶")],
-        "tempo": [("fast, lively", "slow, calm"), ("slow, calm", "fast, lively"), ("快节奏", "慢节奏"), ("慢节奏", "快节奏")],
+        "beep_pitch": [
+            ("high-pitched", "low-pitched"),
+            ("low-pitched", "high-pitched"),
+            ("高音调", "低音调"),
+            ("低音调", "高音调"),
+        ],
+        "tone_pitch": [
+            ("high-pitched", "low-pitched"),
+            ("low-pitched", "high-pitched"),
+            ("高音调", "低音调"),
+            ("低音调", "高音调"),
+        ],
+        "timbre": [
+            ("Bright, hissing", "Dark, muffled"),
+            ("Dark, muffled", "Bright, hissing"),
+            ("明亮的嘶嘶", "沉闷的"),
+            ("沉闷的", "明亮的嘶嘶"),
+        ],
+        "tempo": [
+            ("fast, lively", "slow, calm"),
+            ("slow, calm", "fast, lively"),
+            ("快节奏", "慢节奏"),
+            ("慢节奏", "快节奏"),
+        ],
         "gender": [("A man", "A woman"), ("A woman", "A man"), ("一位男性", "一位女性"), ("一位女性", "一位男性")],
-        "noise_bg": [("over steady background noise", "in a quiet room with no background noise"), ("背景有持续的噪声", "背景安静，没有噪声")],
+        "noise_bg": [
+            ("over steady background noise", "in a quiet room with no background noise"),
+            ("背景有持续的噪声", "背景安静，没有噪声"),
+        ],
     }
     if attr in rep:
         done_en = done_zh = False
@@ -669,17 +914,26 @@ def changed_caption(clip: Clip, attr: str, old, new) -> tuple[str, str]:
     if attr == "knocks":
         return (en.replace(f"{old} times", f"{new} times"), zh.replace(f"{ZH_NUM[old]}下", f"{ZH_NUM[new]}下"))
     if attr == "duration":
-        return (en.replace(f"about {old:g} seconds", f"about {new:g} seconds"), zh.replace(f"约{old:g}秒", f"约{new:g}秒"))
+        return (
+            en.replace(f"about {old:g} seconds", f"about {new:g} seconds"),
+            zh.replace(f"约{old:g}秒", f"约{new:g}秒"),
+        )
     if attr == "dynamics":
         m_en = {"fade_in": "fading in", "fade_out": "fading out", "steady": "at a steady volume"}
         m_zh = {"fade_in": "逐渐变大", "fade_out": "逐渐减弱", "steady": "音量平稳"}
         return en.replace(m_en[old], m_en[new]), zh.replace(m_zh[old], m_zh[new])
     if attr == "pause":
         if old:
-            return (en.replace(" that stops for a one-second pause and then returns.", " held continuously without a break."),
-                    zh.replace("，中间停顿一秒后再次响起。", "，连续不断，没有停顿。"))
-        return (en.replace(" held continuously without a break.", " that stops for a one-second pause and then returns."),
-                zh.replace("，连续不断，没有停顿。", "，中间停顿一秒后再次响起。"))
+            return (
+                en.replace(
+                    " that stops for a one-second pause and then returns.", " held continuously without a break."
+                ),
+                zh.replace("，中间停顿一秒后再次响起。", "，连续不断，没有停顿。"),
+            )
+        return (
+            en.replace(" held continuously without a break.", " that stops for a one-second pause and then returns."),
+            zh.replace("，连续不断，没有停顿。", "，中间停顿一秒后再次响起。"),
+        )
     if attr == "bpm":
         return en.replace(f"about {old} BPM", f"about {new} BPM"), zh.replace(f"每分钟{old}拍", f"每分钟{new}拍")
     if attr == "key":
@@ -700,7 +954,11 @@ def gold(clip: Clip, it: Item) -> str:
     if it.attr == "key" and isinstance(v, str):
         return "yes" if v == it.value else "no"
     if it.attr == "bpm":
-        return "yes" if abs(v / it.value - 1) < 0.05 or abs(2 * v / it.value - 1) < 0.05 or abs(v / (2 * it.value) - 1) < 0.05 else "no"
+        return (
+            "yes"
+            if abs(v / it.value - 1) < 0.05 or abs(2 * v / it.value - 1) < 0.05 or abs(v / (2 * it.value) - 1) < 0.05
+            else "no"
+        )
     if it.attr == "text":
         return "yes" if tuple(v) == tuple(it.value) else "no"
     return "yes" if v == it.value else "no"
@@ -727,7 +985,9 @@ def rows_for(clips: list[Clip], rng) -> list[dict]:
                         neg = dict(clip=c, cap=(p.cap_en, p.cap_zh), items=its, type="neg_swap", label="no")
                         break
             if neg is None:  # neg_change: exactly one measurable attribute of the caption changed
-                cand = [k for k, it in enumerate(c.items) if it.attr in MEASURABLE and it.attr not in ("speech", "noisy")]
+                cand = [
+                    k for k, it in enumerate(c.items) if it.attr in MEASURABLE and it.attr not in ("speech", "noisy")
+                ]
                 k = cand[int(rng.integers(0, len(cand)))]
                 it = c.items[k]
                 new = flip_value(it.attr, it.value, rng)
@@ -749,12 +1009,14 @@ def write_manifest(rows: list[dict], lang: str, path: Path, rng_seed: int) -> No
             rubric = []
             for it, g in r["items"]:
                 qs = it.q_en if lang == "en" else it.q_zh
-                rubric.append({
-                    "dimension": it.dim_en if lang == "en" else it.dim_zh,
-                    "question": qs[int(rng.integers(0, len(qs)))],
-                    "basis": basis(it, lang),
-                    "label": g,
-                })
+                rubric.append(
+                    {
+                        "dimension": it.dim_en if lang == "en" else it.dim_zh,
+                        "question": qs[int(rng.integers(0, len(qs)))],
+                        "basis": basis(it, lang),
+                        "label": g,
+                    }
+                )
             obj = {
                 "uuid": f"probe-{lang}-{n:04d}",
                 "audio": f"audios/{r['clip'].cid}.flac",
@@ -827,8 +1089,13 @@ def build(out: Path, seed: int = SEED) -> dict:
             "numpy": np.__version__,
             "soundfile": sf.__version__,
         },
-        "clips": {c.cid: {"source": c.source, "attrs": {k: (list(v) if isinstance(v, tuple) else v) for k, v in c.attrs.items()}}
-                  for c in clips},
+        "clips": {
+            c.cid: {
+                "source": c.source,
+                "attrs": {k: (list(v) if isinstance(v, tuple) else v) for k, v in c.attrs.items()},
+            }
+            for c in clips
+        },
     }
     (out / "build_info.json").write_text(json.dumps(info, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (out / "LICENSE.md").write_text(LICENSE_TEXT, encoding="utf-8")
@@ -876,7 +1143,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     info = build(args.out, args.seed)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    print(f"wrote {info['n_clips']} clips, {info['rows_per_language']} rows per language, {size / 1e6:.2f} MB -> {args.out}")
+    print(
+        f"wrote {info['n_clips']} clips, {info['rows_per_language']} rows per language, "
+        f"{size / 1e6:.2f} MB -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -118,7 +118,9 @@ def main() -> int:
                     driver.execute_script("arguments[0].scrollTop = arguments[0].scrollHeight", el)
             time.sleep(1)
             driver.save_screenshot(str(out / "5-sample-messages-end.png"))
-        report["verdict_lines"] = [line for line in body.splitlines() if line.lstrip().startswith(("✗", "✓", "~", "?", "-", "•"))][:40]
+        report["verdict_lines"] = [
+            line for line in body.splitlines() if line.lstrip().startswith(("✗", "✓", "~", "?", "-", "•"))
+        ][:40]
     finally:
         if driver is not None:
             driver.quit()

@@ -73,7 +73,9 @@ def write_ratings(out: Path, n_clips: int = 40, n_raters: int = 4, noise: float 
         quality = match_quality(amp, freq, seconds)
         for r in range(n_raters):
             score = float(np.clip(np.round(1 + 9 * quality + biases[r] + rng.normal(0.0, noise)), 1, 10))
-            rows.append({"audio": f"clips/{name}", "text": CAPTION, "score": score, "rater": f"listener_{r}", "rubric": RUBRIC})
+            rows.append(
+                {"audio": f"clips/{name}", "text": CAPTION, "score": score, "rater": f"listener_{r}", "rubric": RUBRIC}
+            )
     path = out / "ratings.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -91,7 +93,16 @@ def write_pairs(out: Path, ratings: Path, n_pairs: int = 30, seed: int = 0) -> P
         a, b = rng.choice(len(names), size=2, replace=False)
         ma, mb = np.mean(means[names[a]]), np.mean(means[names[b]])
         preferred = "tie" if abs(ma - mb) < 0.5 else ("a" if ma > mb else "b")
-        rows.append({"id": f"pair_{k:03d}", "audio_a": names[a], "audio_b": names[b], "text": CAPTION, "preferred": preferred, "rubric": RUBRIC})
+        rows.append(
+            {
+                "id": f"pair_{k:03d}",
+                "audio_a": names[a],
+                "audio_b": names[b],
+                "text": CAPTION,
+                "preferred": preferred,
+                "rubric": RUBRIC,
+            }
+        )
     path = out / "pairs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -108,16 +119,18 @@ def write_generators(out: Path, n_instructions: int = 24, seed: int = 0) -> Path
         high, loud = bool(rng.integers(2)), bool(rng.integers(2))
         pitch_word, loud_word = ("high-pitched" if high else "low-pitched"), ("loud" if loud else "quiet")
         row_id = f"tone_{i:03d}"
-        rows.append({
-            "id": row_id,
-            "instruction": f"a {loud_word}, {pitch_word} tone lasting about {seconds:g} seconds",
-            "domain": "sound",
-            "rubric": [
-                {"dimension": "loudness", "question": f"Is the sound {loud_word}?"},
-                {"dimension": "pitch", "question": f"Is the tone {pitch_word}?"},
-                {"dimension": "duration", "question": f"Does the clip last about {seconds:g} seconds?"},
-            ],
-        })
+        rows.append(
+            {
+                "id": row_id,
+                "instruction": f"a {loud_word}, {pitch_word} tone lasting about {seconds:g} seconds",
+                "domain": "sound",
+                "rubric": [
+                    {"dimension": "loudness", "question": f"Is the sound {loud_word}?"},
+                    {"dimension": "pitch", "question": f"Is the tone {pitch_word}?"},
+                    {"dimension": "duration", "question": f"Does the clip last about {seconds:g} seconds?"},
+                ],
+            }
+        )
         freq, amp = (1200.0 if high else 180.0), (0.5 if loud else 0.01)
         sloppy_seconds = seconds + (float(rng.choice([-0.8, 1.5])) if rng.random() < 0.5 else 0.0)
         clips = {

@@ -13,7 +13,9 @@ import pyarrow.parquet as pq
 import soundfile as sf
 
 
-def tone(freq: float = 440.0, seconds: float = 1.0, sr: int = 16_000, channels: int = 1, amp: float = 0.3) -> np.ndarray:
+def tone(
+    freq: float = 440.0, seconds: float = 1.0, sr: int = 16_000, channels: int = 1, amp: float = 0.3
+) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     mono = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     return np.stack([mono] * channels, axis=1) if channels > 1 else mono

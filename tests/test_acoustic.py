@@ -104,7 +104,9 @@ def test_fades_and_counts():
     assert answer_item(up, "Does it get louder over time?").p_yes > 0.9
     assert answer_item(up, "Does the sound fade out?").p_yes < 0.1
     assert answer_item(down, "声音逐渐变弱吗？").p_yes > 0.9
-    beeps = np.concatenate([np.concatenate([_tone(1000.0, 0.2), np.zeros(int(0.3 * SR), np.float32)]) for _ in range(4)])
+    beeps = np.concatenate(
+        [np.concatenate([_tone(1000.0, 0.2), np.zeros(int(0.3 * SR), np.float32)]) for _ in range(4)]
+    )
     f = ClipFeatures(beeps)
     assert f.event_count == 4
     assert answer_item(f, "Are there four beeps?").p_yes > 0.8
@@ -175,9 +177,16 @@ def test_parse_values_and_degree():
 
 @pytest.mark.parametrize(
     "question",
-    ["Is the speaker sad?", "说话人情绪悲伤吗？", "Is the melody played on a violin?", "是否没有背景音乐？",
-     "Is this a dog barking?", 'Is the song titled "Blue Moon"?', 'Does she sing "la la la"?',
-     "Does the speaker have a British accent?"],
+    [
+        "Is the speaker sad?",
+        "说话人情绪悲伤吗？",
+        "Is the melody played on a violin?",
+        "是否没有背景音乐？",
+        "Is this a dog barking?",
+        'Is the song titled "Blue Moon"?',
+        'Does she sing "la la la"?',
+        "Does the speaker have a British accent?",
+    ],
 )
 def test_unmeasurable_abstains(question):
     f = ClipFeatures(_tone(220.0))
@@ -229,10 +238,21 @@ def test_unmeasurable_pitch_on_silence_abstains():
 def test_all_items_fast_on_10_s_clip():
     rng = np.random.default_rng(0)
     x = (_tone(220.0, 10.0) + 0.05 * rng.standard_normal(10 * SR)).astype(np.float32)
-    qs = ["Is someone speaking?", "Is the speaker male?", "Is the voice high-pitched?", "Is it loud?", "语速快吗？",
-          "Is the tempo about 120 BPM?", "Is the piece in C major?", "Does it last about 10 seconds?",
-          "Is there a pause?", "Is the sound bright?", "Is there background noise?", "Does it fade out?",
-          "Are there 3 beeps?"]
+    qs = [
+        "Is someone speaking?",
+        "Is the speaker male?",
+        "Is the voice high-pitched?",
+        "Is it loud?",
+        "语速快吗？",
+        "Is the tempo about 120 BPM?",
+        "Is the piece in C major?",
+        "Does it last about 10 seconds?",
+        "Is there a pause?",
+        "Is the sound bright?",
+        "Is there background noise?",
+        "Does it fade out?",
+        "Are there 3 beeps?",
+    ]
     ClipFeatures(x).summary()  # warm imports
     t0 = time.perf_counter()
     f = ClipFeatures(x)

@@ -46,11 +46,17 @@ def test_skip_list_prints_uuids_and_reasons_with_markup_verbatim(capsys):
 async def test_items_with_empty_questions_are_dropped_and_an_empty_rubric_is_unscored():
     judge = scripted_judge(listening)
     audio = wav_data_uri(tone())
-    items = [RubricItem(question="  \n"), RubricItem(dimension="pitch", question="Is there a tone?"), RubricItem(question="")]
+    items = [
+        RubricItem(question="  \n"),
+        RubricItem(dimension="pitch", question="Is there a tone?"),
+        RubricItem(question=""),
+    ]
     result = await judge_audio(judge, audio, items)
     assert [i.question for i in result.items] == ["Is there a tone?"]
     assert result.score == pytest.approx(0.9) and result.n_dropped == 2
-    assert result.score_metadata()["n_dropped"] == 2 and "2 rubric item(s) with an empty question" in render_checklist(result)
+    assert result.score_metadata()["n_dropped"] == 2 and "2 rubric item(s) with an empty question" in render_checklist(
+        result
+    )
 
     empty = await judge_audio(judge, audio, [RubricItem(question=" "), RubricItem(question="")])
     assert empty.score is None and empty.items == []
@@ -67,7 +73,9 @@ def test_instruct_metrics_reduce_over_all_epochs(tmp_path):
         {"dimension": "volume", "question": "Is the voice a whisper?"},
     ]
     path = tmp_path / "p.jsonl"
-    path.write_text(json.dumps({"id": "a", "instruction": "an old man whispering", "domain": "speech", "rubric": items}) + "\n")
+    path.write_text(
+        json.dumps({"id": "a", "instruction": "an old man whispering", "domain": "speech", "rubric": items}) + "\n"
+    )
     (tmp_path / "clips").mkdir()
     sf.write(tmp_path / "clips" / "a.wav", tone(), 16000)
     calls: Counter[str] = Counter()
@@ -126,7 +134,9 @@ def test_silent_partial_nan_clip_is_not_scored_through_files(tmp_path):
     path = tmp_path / "p.jsonl"
     rubric = [{"dimension": "pitch", "question": "Is there a tone?"}]
     path.write_text(
-        "\n".join(json.dumps({"id": i, "instruction": "a tone", "domain": "sound", "rubric": rubric}) for i in ("ok", "nan"))
+        "\n".join(
+            json.dumps({"id": i, "instruction": "a tone", "domain": "sound", "rubric": rubric}) for i in ("ok", "nan")
+        )
         + "\n"
     )
     clips = tmp_path / "clips"

@@ -51,7 +51,12 @@ def judge_reply(body: dict[str, Any], wav: np.ndarray | None) -> dict[str, Any]:
     # Split over token variants as a real tokenizer does; the sum is exactly p.
     return completion(
         "yes" if p >= 0.5 else "no",
-        {"yes": math.log(p * 0.75), " Yes": math.log(p * 0.25), "no": math.log((1 - p) * 0.75), " No": math.log((1 - p) * 0.25)},
+        {
+            "yes": math.log(p * 0.75),
+            " Yes": math.log(p * 0.25),
+            "no": math.log((1 - p) * 0.75),
+            " No": math.log((1 - p) * 0.25),
+        },
     )
 
 
@@ -98,7 +103,10 @@ def build_corpus(root: Path, rng: np.random.Generator) -> tuple[Path, dict[str, 
     add_good(r("loud-0", loud[0]), P_LOUD)
     add_good(r("quiet-0", quiet, label="no", type="neg_swap"), P_QUIET)
     add_good(r("b64-string", {"bytes": base64.b64encode(encode(tone(330))).decode(), "path": "x.wav"}), P_LOUD)
-    add_good(r("control-chars", loud[1], caption="a tone\x00\x07\x1b[31m\u202e\ufeff", rubric=[item("音调？\x00\t\x1b")]), P_LOUD)
+    add_good(
+        r("control-chars", loud[1], caption="a tone\x00\x07\x1b[31m\u202e\ufeff", rubric=[item("音调？\x00\t\x1b")]),
+        P_LOUD,
+    )
     add_good(r("huge-rubric", loud[2], rubric=[item(f"第{i}个特征？") for i in range(40)]), P_LOUD)
     add_good(r("long-question", loud[3], rubric=[item("很" * 100_000 + "响吗？")]), P_LOUD)
     add_good(r("one-empty-question", loud[0], rubric=[item(""), item("   "), GOOD_ITEM]), P_LOUD)
@@ -121,7 +129,10 @@ def build_corpus(root: Path, rng: np.random.Generator) -> tuple[Path, dict[str, 
     add_bad(r("symlink-out", "audios/link.wav"), "escapes the dataset root")
     add_bad(r("missing-file", "audios/nope.wav"), "not found")
     add_bad(r("bad-[/]-x", file("markup.wav", b"\x00" * 100)), "")
-    add_bad(r("partial-nan", file("nan.wav", encode(partial_nan, subtype="FLOAT"))), "non-finite (NaN/inf) samples: 37 of 16000")
+    add_bad(
+        r("partial-nan", file("nan.wav", encode(partial_nan, subtype="FLOAT"))),
+        "non-finite (NaN/inf) samples: 37 of 16000",
+    )
     add_bad(r("too-long", file("long.wav", encode(tone(seconds=MAX_SECONDS + 1)))), "over the limit")
     add_bad(r("bad-b64", {"bytes": "%%% not base64 %%%", "path": "y.wav"}), "not base64")
     add_bad(r("unknown-subset", loud[0], subset="speach"), "unknown subset 'speach'")
@@ -146,7 +157,16 @@ def build_corpus(root: Path, rng: np.random.Generator) -> tuple[Path, dict[str, 
 
 def inspect_eval(args: list[str], server: FakeOpenAI, log_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LOCAL_API_KEY": "test", "LOCAL_BASE_URL": server.base_url, "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "inspect_ai", "eval", "anyaudio_eval/bench", *args, "--model", "openai-api/local/judge"]
+    command = [
+        sys.executable,
+        "-m",
+        "inspect_ai",
+        "eval",
+        "anyaudio_eval/bench",
+        *args,
+        "--model",
+        "openai-api/local/judge",
+    ]
     command += ["--log-dir", str(log_dir), "--max-retries", "0", "--display", "plain"]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
@@ -170,7 +190,11 @@ def test_bad_input_corpus_never_crashes_never_becomes_a_number(tmp_path):
             assert scores[uuid].value["correct"] == 1.0, uuid  # and the decision at 0.5 is right
         assert scores["one-empty-question"].metadata["n_dropped"] == 2
         mixed = scores["one-bad-reply"].metadata["items"]
-        assert mixed[0]["p_yes"] is None and "non-finite" in mixed[0]["reason"] and mixed[1]["p_yes"] == pytest.approx(P_LOUD)
+        assert (
+            mixed[0]["p_yes"] is None
+            and "non-finite" in mixed[0]["reason"]
+            and mixed[1]["p_yes"] == pytest.approx(P_LOUD)
+        )
 
         # Every bad row is skipped with its reason, listed to the user and in the log, never scored.
         skipped = {s["uuid"]: s["reason"] for s in log.eval.metadata["dataset"]["skipped_rows"]}

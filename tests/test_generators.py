@@ -62,7 +62,13 @@ async def test_openai_speech_sends_text_and_style(monkeypatch):
     assert abs(len(wav) / 16000 - 0.5) < 0.01  # resampled to 16 kHz
     path, body, auth = requests[0]
     assert path == "/v1/audio/speech" and auth == "Bearer k"
-    assert body == {"model": "tts-test", "voice": "nova", "input": "good night", "response_format": "wav", "instructions": "speak slowly and sadly"}
+    assert body == {
+        "model": "tts-test",
+        "voice": "nova",
+        "input": "good night",
+        "response_format": "wav",
+        "instructions": "speak slowly and sadly",
+    }
 
 
 @pytest.mark.anyio

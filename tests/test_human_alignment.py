@@ -162,9 +162,19 @@ def test_pairwise_accuracy_with_ties_stated(tmp_path, monkeypatch):
     path.write_text("".join(
         json.dumps({"id": f"p{i}", "first": f"clips/{a}.wav", "second": f"clips/{b}.wav", "caption": "a loud tone",
                     "choice": c, "rubric": rubric}) + "\n" for i, (a, b, c) in enumerate(pairs)
-    ) + json.dumps({"id": "p0", "first": "clips/mid.wav", "second": "clips/loud.wav", "caption": "x", "choice": "a"}) + "\n")
-    task = human_alignment(dataset=str(path), layout="pairwise", audio_a_field="first", audio_b_field="second",
-                           text_field="caption", preference_field="choice", id_field="id", prompt_language="en")
+    ) + json.dumps(
+        {"id": "p0", "first": "clips/mid.wav", "second": "clips/loud.wav", "caption": "x", "choice": "a"}
+    ) + "\n")
+    task = human_alignment(
+        dataset=str(path),
+        layout="pairwise",
+        audio_a_field="first",
+        audio_b_field="second",
+        text_field="caption",
+        preference_field="choice",
+        id_field="id",
+        prompt_language="en",
+    )
     skipped = task.metadata["dataset"]["skipped_rows"]
     assert [(s["uuid"], s["reason"].split(" (")[0]) for s in skipped] == [
         ("p8", "preference 'maybe' is not a, b or tie"),
@@ -212,11 +222,20 @@ def test_csv_with_mapped_columns_pools_raters_and_skips_bad_rows(tmp_path, monke
     sf.write(tmp_path / "wavs" / "a.wav", tone(440), 16000)
     sf.write(tmp_path / "wavs" / "b.wav", tone(880), 16000)
     (tmp_path / "wavs" / "broken.wav").write_bytes(b"not audio")
-    path = _csv(tmp_path / "scores.csv", ["wavname", "text", "score", "listener_id"], [
-        ["a.wav", "a tone", 7, "L1"], ["a.wav", "a tone", 9, "L2"], ["b.wav", "a tone", 2, "L1"],
-        ["b.wav", "a tone", "n/a", "L2"], ["missing.wav", "a tone", 5, "L1"], ["../scores.csv", "a tone", 5, "L1"],
-        ["broken.wav", "a tone", 5, "L1"], ["a.wav", "", 5, "L3"],
-    ])
+    path = _csv(
+        tmp_path / "scores.csv",
+        ["wavname", "text", "score", "listener_id"],
+        [
+            ["a.wav", "a tone", 7, "L1"],
+            ["a.wav", "a tone", 9, "L2"],
+            ["b.wav", "a tone", 2, "L1"],
+            ["b.wav", "a tone", "n/a", "L2"],
+            ["missing.wav", "a tone", 5, "L1"],
+            ["../scores.csv", "a tone", 5, "L1"],
+            ["broken.wav", "a tone", 5, "L1"],
+            ["a.wav", "", 5, "L3"],
+        ],
+    )
     load = load_human_rows(str(path), Fields(audio="wavname", rater="listener_id"), audio_root=str(tmp_path / "wavs"))
     assert [(len(r.ratings), sorted(x.rater for x in r.ratings)) for r in load.rows] == [(2, ["L1", "L2"]), (1, ["L1"])]
     assert load.rows[0].ratings[0].score == 7.0
@@ -235,17 +254,24 @@ def test_parquet_with_embedded_audio_in_a_named_column(tmp_path, monkeypatch):
     monkeypatch.setenv("ANYAUDIO_CACHE", str(tmp_path / "cache"))
     audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     clips = [encode(tone(300)), encode(silence()), encode(tone(600))]
-    table = pa.table({
-        "clip": pa.array([{"bytes": c, "path": f"{i}.wav"} for i, c in enumerate(clips)], audio_type),
-        "prompt": ["a tone", "a tone", "a tone"],
-        "rating": [8.0, 1.0, 7.5],
-        "uid": ["x", "y", "z"],
-    })
+    table = pa.table(
+        {
+            "clip": pa.array([{"bytes": c, "path": f"{i}.wav"} for i, c in enumerate(clips)], audio_type),
+            "prompt": ["a tone", "a tone", "a tone"],
+            "rating": [8.0, 1.0, 7.5],
+            "uid": ["x", "y", "z"],
+        }
+    )
     folder = tmp_path / "hub_copy" / "data"
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "test-00000-of-00001.parquet")
-    load = load_human_rows(str(tmp_path / "hub_copy"), Fields(audio="clip", text="prompt", score="rating", id="uid"),
-                           limit=2, shuffle=True, seed=1)
+    load = load_human_rows(
+        str(tmp_path / "hub_copy"),
+        Fields(audio="clip", text="prompt", score="rating", id="uid"),
+        limit=2,
+        shuffle=True,
+        seed=1,
+    )
     assert len(load.rows) == 2 and {r.id for r in load.rows} <= {"x", "y", "z"}
     assert all(Path(r.audio[0]).is_file() for r in load.rows)
 
@@ -255,12 +281,20 @@ def test_rows_without_a_rubric_need_the_decomposer_role(tmp_path, monkeypatch):
     sf.write(tmp_path / "a.wav", tone(), 16000)
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({"audio": "a.wav", "text": "a steady tone", "score": 4}) + "\n")
-    log = eval(human_alignment(dataset=str(path)), model=scripted_judge(listening), log_dir=str(tmp_path / "logs"),
-               display="none")[0]
+    log = eval(
+        human_alignment(dataset=str(path)),
+        model=scripted_judge(listening),
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )[0]
     assert log.status == "error" and "--model-role decomposer=" in str(log.error)
     # Holistic mode asks the caption itself: no decomposer.
-    log = eval(human_alignment(dataset=str(path), mode="holistic"), model=scripted_judge(listening),
-               log_dir=str(tmp_path / "logs"), display="none")[0]
+    log = eval(
+        human_alignment(dataset=str(path), mode="holistic"),
+        model=scripted_judge(listening),
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )[0]
     assert log.status == "success" and log.samples[0].scores["listener_agreement"].value == pytest.approx(0.9)
 
 
@@ -282,7 +316,11 @@ def test_two_generators_with_a_known_paired_difference(tmp_path, monkeypatch, ca
     ids = [f"i{k:02d}" for k in range(13)]
     path = tmp_path / "prompts.jsonl"
     domain = {i: "speech" if k < 6 else "sound" for k, i in enumerate(ids)}
-    path.write_text("".join(json.dumps({"id": i, "instruction": "a tone", "domain": domain[i], "rubric": rubric}) + "\n" for i in ids))
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "instruction": "a tone", "domain": domain[i], "rubric": rubric}) + "\n" for i in ids
+        )
+    )
     for name, silent in {"gen_a": {"i11"}, "gen_b": {f"i{k:02d}" for k in range(4, 11)}}.items():
         folder = tmp_path / name
         folder.mkdir()
@@ -291,8 +329,13 @@ def test_two_generators_with_a_known_paired_difference(tmp_path, monkeypatch, ca
                 continue  # no clip: unscored for B, and left out of the paired comparison
             sf.write(folder / f"{i}.wav", silence() if i in silent else tone(), 16000)
     for name in ("gen_a", "gen_b"):
-        log = eval(instruct(instructions=str(path)), model=get_model(f"files/{tmp_path / name}"),
-                   model_roles={"judge": scripted_judge(listening)}, log_dir=str(tmp_path / "logs"), display="none")[0]
+        log = eval(
+            instruct(instructions=str(path)),
+            model=get_model(f"files/{tmp_path / name}"),
+            model_roles={"judge": scripted_judge(listening)},
+            log_dir=str(tmp_path / "logs"),
+            display="none",
+        )[0]
         assert log.status == "success", log.error
     assert main(["report", str(tmp_path / "logs"), "--format", "csv"]) == 0
     blocks = [b for b in capsys.readouterr().out.strip().split("\n\n") if b.strip()]
@@ -328,11 +371,13 @@ def test_hub_id_reads_a_rating_set_without_decoding_through_datasets(tmp_path, m
 
     def load_dataset(repo, config, split, revision=None):
         calls.append((repo, config, split, revision))
-        ds = datasets.Dataset.from_dict({
-            "wav": [{"bytes": encode(tone(300)), "path": "a.wav"}, {"bytes": encode(tone(700)), "path": "b.wav"}],
-            "caption": ["a tone", "a tone"],
-            "mos": [4.0, 2.5],
-        })
+        ds = datasets.Dataset.from_dict(
+            {
+                "wav": [{"bytes": encode(tone(300)), "path": "a.wav"}, {"bytes": encode(tone(700)), "path": "b.wav"}],
+                "caption": ["a tone", "a tone"],
+                "mos": [4.0, 2.5],
+            }
+        )
         return ds.cast_column("wav", datasets.Audio(decode=True))
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
@@ -352,8 +397,12 @@ def test_a_clip_the_judge_cannot_answer_is_unscored_and_counted(tmp_path, monkey
     path = tmp_path / "r.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     # Free text without logprobs and without a yes/no word is never turned into a verdict.
-    log = eval(human_alignment(dataset=str(path)), model=reply_judge(lambda text: "hmm, hard to say"),
-               log_dir=str(tmp_path / "logs"), display="none")[0]
+    log = eval(
+        human_alignment(dataset=str(path)),
+        model=reply_judge(lambda text: "hmm, hard to say"),
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )[0]
     assert log.status == "success", log.error
     assert all(np.isnan(s.scores["listener_agreement"].value) for s in log.samples)
     assert "no rubric item could be parsed" in log.samples[0].scores["listener_agreement"].metadata["error"]
@@ -371,8 +420,14 @@ def test_the_protocol_reaches_the_judge_and_the_report(tmp_path, monkeypatch, ca
     rows = []
     for k in range(4):
         sf.write(tmp_path / f"c{k}.wav", tone(300, amp=0.3) if k % 2 else silence(), 16000)
-        rows.append({"audio": f"c{k}.wav", "text": "a steady tone", "score": 1 + 3 * (k % 2) + k,
-                     "rubric": [{"dimension": "pitch", "question": "Is there a steady tone?"}]})
+        rows.append(
+            {
+                "audio": f"c{k}.wav",
+                "text": "a steady tone",
+                "score": 1 + 3 * (k % 2) + k,
+                "rubric": [{"dimension": "pitch", "question": "Is there a steady tone?"}],
+            }
+        )
     path = tmp_path / "r.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     seen: list[str] = []

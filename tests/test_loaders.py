@@ -498,7 +498,10 @@ def test_jsonl_lines_that_are_not_objects_are_skipped_and_named(tmp_path):
     import soundfile as sf
 
     sf.write(wav, tone(), 16000)
-    good = {"uuid": "ok", "audio": "a.wav", "caption": "c", "label": "yes", "type": "pos", "subset": "sound", "rubric": RUBRIC}
+    good = {
+        "uuid": "ok", "audio": "a.wav", "caption": "c", "label": "yes", "type": "pos", "subset": "sound",
+        "rubric": RUBRIC,
+    }
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("\n".join([json.dumps(good), "[1, 2]", "{broken"]) + "\n", encoding="utf-8")
     load = load_bench(str(manifest))
@@ -533,7 +536,10 @@ def test_base64_string_audio_bytes_load_and_bad_ones_skip_the_row(tmp_path):
 
 
 def test_no_usable_row_is_one_message_counting_the_reasons(tmp_path):
-    rows = [row(f"bad-{i}", embedded(b"junk" * 10)) for i in range(3)] + [row("dup", embedded(b"x")), row("dup", embedded(b"x"))]
+    rows = [row(f"bad-{i}", embedded(b"junk" * 10)) for i in range(3)] + [
+        row("dup", embedded(b"x")),
+        row("dup", embedded(b"x")),
+    ]
     path = write_parquet(tmp_path / "bad.parquet", rows)
     load = load_bench(str(path))
     with pytest.raises(DatasetError) as info:

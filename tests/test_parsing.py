@@ -29,7 +29,10 @@ def test_p_yes_sums_variants():
 
 
 def test_list_parser_fences_trailing_commas_and_reasoning():
-    text = 'The clip has a tone.\n```json\n[{"id": 0, "answer": "yes", "evidence": "tone"}, {"id": 1, "answer": "No"},]\n```'
+    text = (
+        'The clip has a tone.\n```json\n[{"id": 0, "answer": "yes", "evidence": "tone"}, {"id": 1, "answer": "No"},]'
+        "\n```"
+    )
     parsed = parse_answer_list(text, 2)
     assert {i: a.answer for i, a in parsed.answers.items()} == {0: "yes", 1: "no"}
     assert parsed.answers[0].evidence == "tone"
@@ -38,7 +41,11 @@ def test_list_parser_fences_trailing_commas_and_reasoning():
 def test_list_parser_takes_the_final_array_after_reasoning_with_brackets():
     """Trained judges reason before the array; brackets in the reasoning must not hide the answer."""
     answer = '[{"id": 0, "answer": "no", "evidence": "female voice"}, {"id": 1, "answer": "yes"}]'
-    for reasoning in ("I hear [laughs] then a voice.", "Levels [1, 2] look fine,", "Draft: [{\"id\": 0, \"answer\": \"yes\"}]"):
+    for reasoning in (
+        "I hear [laughs] then a voice.",
+        "Levels [1, 2] look fine,",
+        'Draft: [{"id": 0, "answer": "yes"}]',
+    ):
         parsed = parse_answer_list(f"{reasoning}\n{answer}", 2)
         assert {i: a.answer for i, a in parsed.answers.items()} == {0: "no", 1: "yes"}, reasoning
     # A trailing comma in the answer and a plain list in the reasoning.
@@ -59,7 +66,9 @@ def test_list_parser_accepts_digit_string_ids():
 
 
 def test_list_parser_ids_are_checked_not_guessed():
-    text = json.dumps([{"id": 0, "answer": "yes"}, {"id": 0, "answer": "no"}, {"id": 7, "answer": "yes"}, {"answer": "yes"}])
+    text = json.dumps(
+        [{"id": 0, "answer": "yes"}, {"id": 0, "answer": "no"}, {"id": 7, "answer": "yes"}, {"answer": "yes"}]
+    )
     assert parse_answer_list(text, 2).answers == {}  # repeated id 0 is dropped, 7 out of range, no id
     assert parse_answer_list("yes yes yes", 3).answers == {}
     assert parse_answer_list('[{"id": 1, "answer": "maybe"}]', 2).answers == {}
@@ -84,10 +93,14 @@ def test_rubric_reply_shapes():
     assert parse_rubric_reply('{"items": [{"dimension": "d", "question": "q?", "basis": "b"}]}') == [
         {"dimension": "d", "question": "q?", "basis": "b"}
     ]
-    assert parse_rubric_reply('{"Question_List": [{"Dimension": "d", "Question": "q?"}]}') == [{"dimension": "d", "question": "q?"}]
+    assert parse_rubric_reply('{"Question_List": [{"Dimension": "d", "Question": "q?"}]}') == [
+        {"dimension": "d", "question": "q?"}
+    ]
     assert parse_rubric_reply("Sure! The rubric is: is it loud? yes") is None
     assert parse_rubric_reply('{"a": [], "b": []}') is None  # two lists: ambiguous, not guessed
-    assert parse_clean_reply('{"results": [{"id": 1, "judgment": "remove"}, {"id": 9, "judgment": "remove"}]}', 3) == {1}
+    assert parse_clean_reply('{"results": [{"id": 1, "judgment": "remove"}, {"id": 9, "judgment": "remove"}]}', 3) == {
+        1
+    }
     assert parse_clean_reply("remove 1", 3) is None
 
 
@@ -103,7 +116,10 @@ def test_random_text_never_becomes_rubric_items(text):
 @given(
     st.lists(
         st.fixed_dictionaries(
-            {"id": st.one_of(st.integers(-3, 6), st.booleans(), st.none()), "answer": st.sampled_from(["yes", "no", "Yes", "maybe", "", "yes!"])}
+            {
+                "id": st.one_of(st.integers(-3, 6), st.booleans(), st.none()),
+                "answer": st.sampled_from(["yes", "no", "Yes", "maybe", "", "yes!"]),
+            }
         ),
         max_size=8,
     )

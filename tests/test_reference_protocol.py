@@ -47,7 +47,10 @@ def test_loads_from_a_clone_or_the_file_without_running_its_code(standin):
             "Answer these 2 checks:\n\n0. <<pitch>> Is there a steady tone?\n\n1. Is it loud?"
         )
         assert protocol.judge_system("logits") == STANDIN_LOGITS_SYSTEM
-        assert protocol.clean_user("cap", ITEMS[:1]) == "CAPTION=cap\n\nQUESTIONS:\n<0> Is there a steady tone?\n    because a steady tone"
+        assert (
+            protocol.clean_user("cap", ITEMS[:1])
+            == "CAPTION=cap\n\nQUESTIONS:\n<0> Is there a steady tone?\n    because a steady tone"
+        )
         assert protocol.threshold("generate") == 0.8 and protocol.threshold("logits") == 0.5
         assert protocol.source["sha256"] == sha and protocol.source["modified"] == "true"
         assert protocol.version.startswith("release-5cd0eb0-") and sha[:12] in protocol.version

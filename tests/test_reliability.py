@@ -22,8 +22,15 @@ def tone_bench(root):
         asked = f if positive else freqs[(i + 1) % len(freqs)]
         rubric = [{"dimension": "pitch", "question": f"Is there a {asked} Hz tone?", "basis": "caption"}]
         rows.append(
-            row(f"t{i}", embedded(encode(tone(f))), "yes" if positive else "no", "sound", "pos" if positive else "neg_change",
-                caption=f"a {asked} Hz tone", rubric=rubric)
+            row(
+                f"t{i}",
+                embedded(encode(tone(f))),
+                "yes" if positive else "no",
+                "sound",
+                "pos" if positive else "neg_change",
+                caption=f"a {asked} Hz tone",
+                rubric=rubric,
+            )
         )
     write_parquet(root / "en" / "test-00000-of-00001.parquet", rows)
     return root
@@ -52,7 +59,9 @@ def run(tmp_path, judge, epochs=1, **args):
 def test_grounding_separates_a_listening_judge_from_a_deaf_one(tmp_path, caplog):
     listening = metrics(run(tmp_path, scripted_judge(frequency_listener), grounding=1.0))
     assert listening["grounding_samples"] == 8
-    assert listening["grounding_gap_swap"] == pytest.approx(0.9) and listening["grounding_gap_silence"] == pytest.approx(0.85)
+    assert listening["grounding_gap_swap"] == pytest.approx(0.9) and listening[
+        "grounding_gap_silence"
+    ] == pytest.approx(0.85)
     assert listening["grounding_warning"] == 0.0
     deaf_metrics = metrics(run(tmp_path, scripted_judge(deaf), grounding=1.0))
     assert deaf_metrics["grounding_gap_swap"] == 0.0 and deaf_metrics["unchanged_items_swap"] == 1.0

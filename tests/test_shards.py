@@ -121,8 +121,15 @@ def test_shards_merged_in_the_report_equal_the_unsharded_run(tmp_path, capsys):
 def _generator(path: str, scores: dict[str, float], shard: str | None, run: str = "r") -> GeneratorSummary:
     k, n = map(int, shard.split("/")) if shard else (0, 0)
     return GeneratorSummary(
-        path=path, generator="gen", judge="j", mode="logits", protocol="anyaudio", threshold=0.5, scores=scores,
-        domains=dict.fromkeys(scores, "speech"), shard={"index": k, "count": n, "rows": len(scores), "of": 4} if shard else None,
+        path=path,
+        generator="gen",
+        judge="j",
+        mode="logits",
+        protocol="anyaudio",
+        threshold=0.5,
+        scores=scores,
+        domains=dict.fromkeys(scores, "speech"),
+        shard={"index": k, "count": n, "rows": len(scores), "of": 4} if shard else None,
         run=run,
     )
 

@@ -15,7 +15,9 @@ from anyaudio_eval.tasks.probes import probes
 
 
 def _item(i, p_yes, gold=None, parsed=True, answer=None):
-    answer = answer or ("yes" if p_yes is not None and p_yes > 0.5 else "no" if p_yes is not None and p_yes < 0.5 else None)
+    answer = answer or (
+        "yes" if p_yes is not None and p_yes > 0.5 else "no" if p_yes is not None and p_yes < 0.5 else None
+    )
     return ItemVerdict(id=i, dimension="pitch", question=f"q{i}?", p_yes=p_yes, answer=answer, parsed=parsed, soft=True,
                        gold=gold, reason="" if parsed else "no logprobs")  # fmt: skip
 

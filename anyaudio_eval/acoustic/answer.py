@@ -104,7 +104,10 @@ def _h_speech(f: ClipFeatures, q: Query):
     p = _logistic((s - 0.35) / 0.1)
     if q.direction == "absent":
         p = 1 - p
-    return p, f"speech score {s:.2f} (voiced ratio {f.pitch.voiced_ratio:.2f}, syllabic modulation {f.modulation_ratio:.2f})"
+    return (
+        p,
+        f"speech score {s:.2f} (voiced ratio {f.pitch.voiced_ratio:.2f}, syllabic modulation {f.modulation_ratio:.2f})",
+    )
 
 
 # ------------------------------------------------------------------------------------------- ASR-backed items
@@ -172,7 +175,9 @@ def _h_content(f: ClipFeatures, q: Query):
             return _abstain("speech_content", f"{heard}; no Chinese/Japanese heard ({tr.language})", "asr")
         # between "clearly said" and "clearly other words" ASR slips and paraphrase look alike
         if cov > lo:
-            return _abstain("speech_content", f"{heard}; {cov * 100:.0f}% of the quoted words: too close to call", "asr")
+            return _abstain(
+                "speech_content", f"{heard}; {cov * 100:.0f}% of the quoted words: too close to call", "asr"
+            )
     mid = (lo + hi) / 2
     return _logistic((cov - mid) / 0.06), f"{heard} ({cov * 100:.0f}% of the quoted words)", "asr"
 
@@ -203,7 +208,9 @@ def _h_gender(f: ClipFeatures, q: Query):
         return _abstain("gender", "speech found but no voiced frames: cannot estimate F0 for gender")
     lo, hi = GENDER_AMBIGUOUS_HZ
     if lo <= f0 <= hi:
-        return _abstain("gender", f"median F0 {f0:.0f} Hz: between typical male and female voices ({lo:.0f}-{hi:.0f} Hz)")
+        return _abstain(
+            "gender", f"median F0 {f0:.0f} Hz: between typical male and female voices ({lo:.0f}-{hi:.0f} Hz)"
+        )
     semis = 12 * math.log2(math.sqrt(lo * hi) / f0)  # >0: below the band, male-like
     m = semis / 1.5
     p = _logistic(m if q.direction == "male" else -m)
@@ -246,7 +253,11 @@ def _h_pitch(f: ClipFeatures, q: Query):
         rel = 12 * math.log2(f0 / ref)  # semitones above the gender-typical median
         t = _thr(1.5, q, True, 2.0)
         m = (rel - t) / 0.8 if q.direction == "high" else (-rel - t) / 0.8
-        return _logistic(m), f"{src} {f0:.0f} Hz, {rel:+.1f} semitones vs a typical {'male' if f0 < 165 else 'female'} voice ({ref:.0f} Hz)"
+        return (
+            _logistic(m),
+            f"{src} {f0:.0f} Hz, {rel:+.1f} semitones vs a typical {'male' if f0 < 165 else 'female'} voice "
+            f"({ref:.0f} Hz)",
+        )
     # non-speech: absolute scale around 500 Hz (one octave either way is clearly high / low)
     rel = 12 * math.log2(f0 / 500.0)
     t = _thr(3.0, q, True, 4.0)
@@ -286,8 +297,11 @@ def _h_loud(f: ClipFeatures, q: Query):
     shift = (q.degree - 1.0) * 5.0  # "very loud" needs more, "slightly quiet" less
     lo, hi = (lo + shift, hi + shift) if q.direction == "loud" else (lo - shift, hi - shift)
     if lo < L < hi:
-        return _abstain("loudness", f"integrated loudness {L:.1f} LUFS: an ordinary level, {q.direction} or not is "
-                        f"not told by level alone ({lo:.0f} to {hi:.0f} LUFS)")
+        return _abstain(
+            "loudness",
+            f"integrated loudness {L:.1f} LUFS: an ordinary level, {q.direction} or not is "
+            f"not told by level alone ({lo:.0f} to {hi:.0f} LUFS)",
+        )
     t = (lo + hi) / 2
     m = (L - t) / 2.5 if q.direction == "loud" else (t - L) / 2.5
     return _logistic(m), f"integrated loudness {L:.1f} LUFS"
@@ -396,8 +410,10 @@ def _h_noise(f: ClipFeatures, q: Query):
         # a steady noise floor under other sound: quiet frames are noise-like and not far below the peaks
         floor = min((nf["floor_flatness"] - 0.42) / 0.04, (nf["floor_db"] + 70.0) / 5.0)
         p = _logistic(max(whole, floor))
-        ev = (f"noise-likeness {nz:.2f} (noise ~0.56, tonal < 0.35); quietest frames at {nf['floor_db']:.0f} dBFS, "
-              f"noise-likeness {nf['floor_flatness']:.2f}")
+        ev = (
+            f"noise-likeness {nz:.2f} (noise ~0.56, tonal < 0.35); quietest frames at {nf['floor_db']:.0f} dBFS, "
+            f"noise-likeness {nf['floor_flatness']:.2f}"
+        )
     if q.direction == "clean":
         p = 1 - p
     return p, ev
@@ -414,8 +430,10 @@ def _h_dynamics(f: ClipFeatures, q: Query):
         m = (-d - _thr(4.0, q, True, 3.0)) / 1.5
     else:
         m = (3.0 - abs(d)) / 1.0
-    return _logistic(m), (f"level {tr['first_db']:.1f} dB in the first half vs {tr['second_db']:.1f} dB in the "
-                          f"second; last third minus first third {d:+.1f} dB")
+    return _logistic(m), (
+        f"level {tr['first_db']:.1f} dB in the first half vs {tr['second_db']:.1f} dB in the "
+        f"second; last third minus first third {d:+.1f} dB"
+    )
 
 
 def _h_count(f: ClipFeatures, q: Query):

@@ -3,8 +3,8 @@
 ``parse_question`` returns a :class:`Query` naming the measurement key, the asserted direction or value,
 negation and a degree factor, or ``None`` when the question is about something the acoustic judge cannot
 measure (emotion, instrument, ...). Words spoken (a quoted phrase) and the language spoken are parsed into
-``speech_content`` and ``language`` queries, which only a judge with ASR answers. The rules are keyword tables, not a model: they are meant
-to be readable and to fail closed (None) rather than guess.
+``speech_content`` and ``language`` queries, which only a judge with ASR answers. The rules are keyword tables,
+not a model: they are meant to be readable and to fail closed (None) rather than guess.
 """
 
 from __future__ import annotations
@@ -95,15 +95,23 @@ def _normalize(q: str) -> str:
 
 # --- negation -------------------------------------------------------------------------------------------------
 # question forms that contain a negation word but are not negations
-_ZH_NEUTRAL = ("是不是", "是否", "有没有", "有无", "能不能", "会不会", "对不对", "是不", "不同", "不断", "不停", "无论", "非常", "并非常")
+_ZH_NEUTRAL = (
+    "是不是", "是否", "有没有", "有无", "能不能", "会不会", "对不对",
+    "是不", "不同", "不断", "不停", "无论", "非常", "并非常",
+)  # fmt: skip
 _ZH_NEG = re.compile(r"(没有|没|无|不|未|非|毫无)")
 _EN_NEG = re.compile(
     r"\b(no|not|without|isn't|aren't|doesn't|don't|didn't|never|none|free of|lacks?|absent|absence of|nothing)\b|n't\b"
 )
 _EN_NEUTRAL = re.compile(r"\bor not\b|\bwhether or not\b")
 
-_DEG_STRONG = re.compile(r"\b(very|extremely|really|highly|super|particularly|exceptionally|noticeably)\b|非常|特别|极其|极为|极|十分|相当|超级|格外")
-_DEG_MILD = re.compile(r"\b(slightly|a bit|a little|somewhat|moderately|fairly|rather|kind of)\b|略|稍|有点|有些|些许|较为|比较")
+_DEG_STRONG = re.compile(
+    r"\b(very|extremely|really|highly|super|particularly|exceptionally|noticeably)\b|非常|特别|极其|极为|极|十分|"
+    r"相当|超级|格外"
+)
+_DEG_MILD = re.compile(
+    r"\b(slightly|a bit|a little|somewhat|moderately|fairly|rather|kind of)\b|略|稍|有点|有些|些许|较为|比较"
+)
 
 
 def _strip(q: str, words: tuple[str, ...]) -> str:
@@ -127,25 +135,39 @@ def _degree(q: str) -> float:
 
 
 def _comparator(q: str) -> str:
-    if re.search(r"more than|longer than|over|at least|exceed|greater than|above|faster than|超过|多于|以上|大于|至少|高于|长于", q):
+    if re.search(
+        r"more than|longer than|over|at least|exceed|greater than|above|faster than|超过|多于|以上|大于|至少|高于|长于",
+        q,
+    ):
         return "gt"
-    if re.search(r"less than|shorter than|under|at most|within|below|fewer than|slower than|少于|不到|以内|以下|小于|至多|低于|短于|不超过", q):
+    if re.search(
+        r"less than|shorter than|under|at most|within|below|fewer than|slower than|少于|不到|以内|以下|小于|至多|"
+        r"低于|短于|不超过",
+        q,
+    ):
         return "lt"
     return "approx"
 
 
 # --- topic vocab ----------------------------------------------------------------------------------------------
 R = re.compile
-SPEECHY = R(r"speak|speech|spoken|talk|voice|vocal|narrat|read(s|ing)? |says|said|utter|words|speaker|说|讲|语|念|读|人声|嗓|口播|朗读|声线|发音")
-MUSICY = R(r"music|tempo|bpm|beat|rhythm|song|melod|tune|piece|track|drum|groove|音乐|乐曲|歌|旋律|节奏|节拍|拍子|曲|鼓|乐")
+SPEECHY = R(
+    r"speak|speech|spoken|talk|voice|vocal|narrat|read(s|ing)? |says|said|utter|words|speaker|说|讲|语|念|读|人声|嗓|"
+    r"口播|朗读|声线|发音"
+)
+MUSICY = R(
+    r"music|tempo|bpm|beat|rhythm|song|melod|tune|piece|track|drum|groove|音乐|乐曲|歌|旋律|节奏|节拍|拍子|曲|鼓|乐"
+)
 FAST = R(r"fast|quick|rapid|(?<!un)hurried|brisk|swift|upbeat|speedy|high tempo|快|急促|迅速|飞快|急")
 SLOW = R(r"slow|leisurely|unhurried|relaxed pace|drawn[- ]out|sluggish|low tempo|慢|缓|舒缓|拖沓|徐")
 
 
 _QUOTED = R(r"[“\"「『]([^”\"」』]{2,}?)[”\"」』]|(?<![a-z])'([^']{3,}?\s[^']*?)'(?![a-z])", re.I)
 # words that make a quoted phrase something said (not a title, a sign or a sung lyric)
-SAYS = R(r"\bsay|said|\bspeak|spoken|utter|pronounc|\bread(s|ing)?\b|announc|content|words?\b|phrase|sentence|"
-         r"\bline\b|dialogue|说|讲|念|读|内容|台词|话|播报|喊")
+SAYS = R(
+    r"\bsay|said|\bspeak|spoken|utter|pronounc|\bread(s|ing)?\b|announc|content|words?\b|phrase|sentence|"
+    r"\bline\b|dialogue|说|讲|念|读|内容|台词|话|播报|喊"
+)
 SUNG = R(r"\bsing|sung|lyric|唱|歌词")
 # language names -> Whisper language codes; Cantonese and dialects have no code in Whisper base (abstain)
 LANGUAGES = (
@@ -161,8 +183,10 @@ LANGUAGES = (
     (R(r"\bportuguese\b|葡萄牙语"), "pt"),
     (R(r"\bcantonese\b|粤语|广东话|方言|dialect"), "yue"),
 )
-LANGUAGE_CONTEXT = R(r"\blanguage|\bspeak|spoken|speech|\bsay|said|talk|voice|narrat|\bin (english|chinese|mandarin|"
-                     r"spanish|french|italian|russian|german|japanese|korean|portuguese|cantonese)\b|语言|说|讲|语音|发音|口语")
+LANGUAGE_CONTEXT = R(
+    r"\blanguage|\bspeak|spoken|speech|\bsay|said|talk|voice|narrat|\bin (english|chinese|mandarin|"
+    r"spanish|french|italian|russian|german|japanese|korean|portuguese|cantonese)\b|语言|说|讲|语音|发音|口语"
+)
 
 
 def _content_query(question: str, dimension: str | None) -> Query | None:
@@ -214,7 +238,11 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
         return Query(key=key, negated=_negated(q, tw), degree=deg, **kw)
 
     # 1. event counting: "three beeps", "3 knocks", "响了三声", "敲了四下"
-    m = re.search(r"(\d+)\s*(?:distinct |separate |short |loud |soft |quick |sharp |clear )*(beeps?|knocks?|hits?|clicks?|taps?|claps?|tones?|bangs?|rings?|chimes?|dings?|pulses?|bursts?|strikes?|sounds?|events?|times)\b", q)
+    m = re.search(
+        r"(\d+)\s*(?:distinct |separate |short |loud |soft |quick |sharp |clear )*(beeps?|knocks?|hits?|clicks?|"
+        r"taps?|claps?|tones?|bangs?|rings?|chimes?|dings?|pulses?|bursts?|strikes?|sounds?|events?|times)\b",
+        q,
+    )
     if m:
         return mk("event_count", value=float(m.group(1)), unit="count")
     m = re.search(_NUM + r"\s*(声|下|次|个(?:声音|音|哔|提示音|敲击|脉冲|音符|鼓点|响声))", q)
@@ -224,8 +252,11 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
             return mk("event_count", value=n, unit="count")
 
     # 2. tempo as a number
-    m = re.search(r"(\d+(?:\.\d+)?)\s*(?:bpm|beats per minute|beats/min)", q) or re.search(
-        r"每分钟\s*" + _NUM + r"\s*拍", q) or re.search(_NUM + r"\s*(?:拍每分钟|拍/分钟|bpm)", q)
+    m = (
+        re.search(r"(\d+(?:\.\d+)?)\s*(?:bpm|beats per minute|beats/min)", q)
+        or re.search(r"每分钟\s*" + _NUM + r"\s*拍", q)
+        or re.search(_NUM + r"\s*(?:拍每分钟|拍/分钟|bpm)", q)
+    )
     if m:
         v = _to_num(m.group(1))
         if v:
@@ -238,8 +269,15 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
         if v is not None:
             if re.search(r"pause|silence|silent|gap|break|停顿|静音|间隙|空白|安静", q):
                 tgt = _silence_target(q)
-                return mk("silence", direction="present", value=v, unit="s", target=tgt, comparator=_comparator(q),
-                          topic_words=("无声",))
+                return mk(
+                    "silence",
+                    direction="present",
+                    value=v,
+                    unit="s",
+                    target=tgt,
+                    comparator=_comparator(q),
+                    topic_words=("无声",),
+                )
             return mk("duration", value=v, unit="s", comparator=_comparator(q))
 
     # 4. key / mode
@@ -252,22 +290,38 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
         acc = {"升": "#", "降": "b"}.get(m.group(1) or "", "") or _acc(m.group(3))
         mode = "major" if m.group(4).startswith("大") else "minor"
         return mk("key", target=_canon_key(m.group(2).upper() + acc, mode))
-    if re.search(r"\bmajor (key|mode|tonality|scale)\b|\bin (a )?major\b|大调|大三和弦|\bmajor\b", q) and not re.search(r"minor|小调", q):
+    if re.search(r"\bmajor (key|mode|tonality|scale)\b|\bin (a )?major\b|大调|大三和弦|\bmajor\b", q) and not re.search(
+        r"minor|小调", q
+    ):
         return mk("key", target="major")
-    if re.search(r"\bminor (key|mode|tonality|scale)\b|\bin (a )?minor\b|小调|小三和弦|\bminor\b", q) and not re.search(r"major|大调", q):
+    if re.search(r"\bminor (key|mode|tonality|scale)\b|\bin (a )?minor\b|小调|小三和弦|\bminor\b", q) and not re.search(
+        r"major|大调", q
+    ):
         return mk("key", target="minor")
 
     # 5. dynamics over time
-    if re.search(r"fade[sd]? in|fading in|gets? louder|getting louder|grows? louder|growing louder|increas\w* in (volume|loudness)|crescendo|swell|builds? up|rises? in volume|louder and louder|渐强|淡入|越来越(大|响)|逐渐(变)?(大|响|增强)|音量(逐渐|慢慢)?(增大|升高|变大)|由弱(到|变)强|由小(到|变)大", q):
+    if re.search(
+        r"fade[sd]? in|fading in|gets? louder|getting louder|grows? louder|growing louder|increas\w* in (volume|"
+        r"loudness)|crescendo|swell|builds? up|rises? in volume|louder and louder|渐强|淡入|越来越(大|响)|"
+        r"逐渐(变)?(大|响|增强)|音量(逐渐|慢慢)?(增大|升高|变大)|由弱(到|变)强|由小(到|变)大",
+        q,
+    ):
         return mk("dynamics", direction="increasing")
-    if re.search(r"fade[sd]? out|fading out|fades? away|gets? quieter|getting quieter|grows? quieter|softer and softer|quieter and quieter|decrescendo|diminuendo|dies? (away|down)|decreas\w* in (volume|loudness)|tapers? off|渐弱|淡出|越来越(小|轻|弱)|逐渐(变)?(小|轻|弱|消失)|音量(逐渐|慢慢)?(减小|降低|变小)|由强(到|变)弱|由大(到|变)小", q):
+    if re.search(
+        r"fade[sd]? out|fading out|fades? away|gets? quieter|getting quieter|grows? quieter|softer and softer|"
+        r"quieter and quieter|decrescendo|diminuendo|dies? (away|down)|decreas\w* in (volume|loudness)|tapers? off|"
+        r"渐弱|淡出|越来越(小|轻|弱)|逐渐(变)?(小|轻|弱|消失)|音量(逐渐|慢慢)?(减小|降低|变小)|由强(到|变)弱|由大(到|变)小",
+        q,
+    ):
         return mk("dynamics", direction="decreasing")
     if re.search(r"(steady|constant|even|consistent|stable) (volume|loudness|level)|音量(平稳|稳定|一致|均匀)", q):
         return mk("dynamics", direction="steady")
 
     # 6. speaking rate vs tempo (fast / slow)
     fast, slow = bool(FAST.search(q)), bool(SLOW.search(q))
-    rate_word = re.search(r"speaking rate|speech rate|rate of speech|speaking speed|pace|语速|说话速度|讲话速度|语流", both)
+    rate_word = re.search(
+        r"speaking rate|speech rate|rate of speech|speaking speed|pace|语速|说话速度|讲话速度|语流", both
+    )
     if (fast ^ slow) or (rate_word and (fast or slow)):
         direction = "fast" if fast and not slow else "slow" if slow and not fast else None
         if direction is None:  # "fast or slow" style: last word wins
@@ -295,8 +349,16 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
     # 8. loudness
     if re.search(r"whisper|耳语|低语|悄悄|窃窃", q):
         return mk("loudness", direction="quiet")
-    loud = re.search(r"\bloud|booming|blaring|shout|yell|大声|响亮|洪亮|音量(很|较|偏|非常|特别|十分|相当)?(大|高)|声音(很|较|偏|非常|特别|十分|相当)?(大|响)|很响|高声", q)
-    quiet = re.search(r"\bquiet|\bsoft(ly)?\b|faint|low volume|gentle volume|hushed|轻声|小声|音量(很|较|偏|非常|特别|十分|相当)?(小|低)|声音(很|较|偏|非常|特别|十分|相当)?(小|轻|弱)|微弱|轻柔|低声", q)
+    loud = re.search(
+        r"\bloud|booming|blaring|shout|yell|大声|响亮|洪亮|音量(很|较|偏|非常|特别|十分|相当)?(大|高)|声音(很|较|偏|"
+        r"非常|特别|十分|相当)?(大|响)|很响|高声",
+        q,
+    )
+    quiet = re.search(
+        r"\bquiet|\bsoft(ly)?\b|faint|low volume|gentle volume|hushed|轻声|小声|音量(很|较|偏|非常|特别|十分|"
+        r"相当)?(小|低)|声音(很|较|偏|非常|特别|十分|相当)?(小|轻|弱)|微弱|轻柔|低声",
+        q,
+    )
     if loud and not quiet:
         return mk("loudness", direction="loud")
     if quiet and not loud:
@@ -306,8 +368,18 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
     m = re.search(r"(\d+(?:\.\d+)?)\s*(?:hz|赫兹)", q)
     if m:
         return mk("pitch", value=float(m.group(1)), unit="hz", comparator=_comparator(q))
-    hi = re.search(r"high[- ]pitched|high pitch|higher pitch|pitch is high|\bshrill|squeak|piercing|\bhigh\b.*\b(voice|tone|note|beep|pitch|frequency)|高音|音调(很|较|偏|非常|特别|十分|相当)?高|音高(很|较|偏|非常|特别|十分|相当)?高|声调(很|较|偏)?高|尖|高亢|高频|嗓音(很|较|偏)?高|声音(很|较|偏|非常)?高", q)
-    lo = re.search(r"low[- ]pitched|low pitch|lower pitch|pitch is low|\bdeep\b|\bbass(y)?\b|\blow\b.*\b(voice|tone|note|beep|pitch|frequency|rumble)|rumbl|低音|音调(很|较|偏|非常|特别|十分|相当)?低|音高(很|较|偏|非常|特别|十分|相当)?低|声调(很|较|偏)?低|低沉|浑厚|低频|嗓音(很|较|偏)?低|声音(很|较|偏|非常)?低", q)
+    hi = re.search(
+        r"high[- ]pitched|high pitch|higher pitch|pitch is high|\bshrill|squeak|piercing|\bhigh\b.*\b(voice|tone|"
+        r"note|beep|pitch|frequency)|高音|音调(很|较|偏|非常|特别|十分|相当)?高|音高(很|较|偏|非常|特别|十分|"
+        r"相当)?高|声调(很|较|偏)?高|尖|高亢|高频|嗓音(很|较|偏)?高|声音(很|较|偏|非常)?高",
+        q,
+    )
+    lo = re.search(
+        r"low[- ]pitched|low pitch|lower pitch|pitch is low|\bdeep\b|\bbass(y)?\b|\blow\b.*\b(voice|tone|note|beep|"
+        r"pitch|frequency|rumble)|rumbl|低音|音调(很|较|偏|非常|特别|十分|相当)?低|音高(很|较|偏|非常|特别|十分|"
+        r"相当)?低|声调(很|较|偏)?低|低沉|浑厚|低频|嗓音(很|较|偏)?低|声音(很|较|偏|非常)?低",
+        q,
+    )
     if hi and not lo:
         return mk("pitch", direction="high")
     if lo and not hi:
@@ -333,7 +405,12 @@ def parse_question(question: str, dimension: str | None = None) -> Query | None:
     if re.search(r"instrumental|纯音乐|纯乐器", q):
         return mk("speech_presence", direction="absent")
     if SPEECHY.search(q) or re.search(r"\bsomeone\b|\bperson\b|有人|人在", q):
-        if re.search(r"emotion|emotional|sad|happy|angry|excit|calm|tone of voice|accent|language|english|chinese|mandarin|情|悲|伤|开心|高兴|愤怒|生气|激动|平静|口音|语言|英语|汉语|普通话|中文|内容|说的是|说了|“|\"|'.+'|synthetic|robotic|合成|机器", q):
+        if re.search(
+            r"emotion|emotional|sad|happy|angry|excit|calm|tone of voice|accent|language|english|chinese|mandarin|情|"
+            r"悲|伤|开心|高兴|愤怒|生气|激动|平静|口音|语言|英语|汉语|普通话|中文|内容|说的是|说了|“|\"|'.+'|"
+            r"synthetic|robotic|合成|机器",
+            q,
+        ):
             return None
         return mk("speech_presence", direction="present")
     if re.search(r"speech|人声|语音", dim) and re.search(r"\b(is there|does|contain)|有", q):
@@ -348,7 +425,9 @@ def _acc(tok: str | None) -> str:
     return "#" if tok in ("#", "♯", "sharp") else "b" if tok in ("b", "♭", "flat") else ""
 
 
-_FLAT_TO_SHARP = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
+_FLAT_TO_SHARP = {
+    "Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C",
+}  # fmt: skip
 
 
 def _canon_key(tonic: str, mode: str) -> str:

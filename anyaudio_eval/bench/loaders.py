@@ -283,7 +283,9 @@ def load_bench(
     selected = len(candidates)
     candidates = select(candidates, chosen_shard, lambda c: str(c[1]["uuid"]))
     if chosen_shard and selected and not candidates:
-        raise DatasetError(f"shard {chosen_shard.label} has no rows: the run selected only {selected}; use fewer shards")
+        raise DatasetError(
+            f"shard {chosen_shard.label} has no rows: the run selected only {selected}; use fewer shards"
+        )
     # Rows skipped by validation belong to a shard too, so the shards' skip counts add up to the run's.
     skipped[:] = select(skipped, chosen_shard, lambda s: s.uuid)
 
@@ -541,7 +543,9 @@ def open_table(
         tables = sorted(f for ext in ("*.jsonl", "*.csv") for f in path.glob(ext))
         if len(tables) != 1:
             found = ", ".join(f.name for f in tables) or "none"
-            raise DatasetError(f"{path}: expected parquet files or one .jsonl/.csv table in the folder (found: {found})")
+            raise DatasetError(
+                f"{path}: expected parquet files or one .jsonl/.csv table in the folder (found: {found})"
+            )
         path = tables[0]
         root = root or path.parent
     if path.is_file():
@@ -632,7 +636,12 @@ def _parquet_source(
     fingerprint = json.dumps([(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
     columns = list(dict.fromkeys(c for f in files for c in open_file(f).schema_arrow.names))
     return _Source(
-        meta=meta, audio_fields=audio_fields, root=root, description=description, fingerprint=fingerprint, columns=columns
+        meta=meta,
+        audio_fields=audio_fields,
+        root=root,
+        description=description,
+        fingerprint=fingerprint,
+        columns=columns,
     )
 
 

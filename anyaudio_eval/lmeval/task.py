@@ -11,9 +11,10 @@ and functions here are the package's own, not a second copy loaded from a path).
 - Prompts are THE judge prompts of the chosen protocol (`rubric.protocol`; `protocol: reference` reads the
   authors' release, `reference:` names a clone): the judge system prompt (unless `--system_instruction`
   replaces it) and, per item, the audio followed by the protocol's item text. Under any protocol the pair is
-  the loglikelihood of the words `yes` and `no` (lm-eval scores continuations, not first-token forms). Logits mode asks for `yes` and `no`;
-  p_yes = P(yes) / (P(yes) + P(no)) is read with `rubric.parsing.p_yes_from_top_logprobs`; the sample score is
-  the mean p_yes over its items, and the decision `score >= threshold` is compared with the label.
+  the loglikelihood of the words `yes` and `no` (lm-eval scores continuations, not first-token forms). Logits
+  mode asks for `yes` and `no`; p_yes = P(yes) / (P(yes) + P(no)) is read with
+  `rubric.parsing.p_yes_from_top_logprobs`; the sample score is the mean p_yes over its items, and the
+  decision `score >= threshold` is compared with the label.
 - Generate mode sends one request per sample listing every item (as the Inspect judge does) and parses the
   JSON answer list with `rubric.parsing.parse_answer_list`; the score is the share of yes.
 
@@ -68,9 +69,7 @@ def settings(metadata: dict[str, Any] | None) -> dict[str, Any]:
             f"unknown prompt_language {out['prompt_language']!r}; use one of {', '.join(PROMPT_LANGUAGES)}"
         )
     if out["empty_rubric"] not in EMPTY_RUBRIC_POLICIES:
-        raise ValueError(
-            f"unknown empty_rubric {out['empty_rubric']!r}; use one of {', '.join(EMPTY_RUBRIC_POLICIES)}"
-        )
+        raise ValueError(f"unknown empty_rubric {out['empty_rubric']!r}; use one of {', '.join(EMPTY_RUBRIC_POLICIES)}")
     return out
 
 
@@ -126,9 +125,7 @@ def load_dataset(**metadata: Any) -> Any:
                 "type": row.type,
                 "subset": row.subset,
                 "language": row.language,
-                "rubric": json.dumps(
-                    [i.model_dump(exclude_none=True) for i in row.rubric], ensure_ascii=False
-                ),
+                "rubric": json.dumps([i.model_dump(exclude_none=True) for i in row.rubric], ensure_ascii=False),
             }
         )
     if empty:
@@ -138,9 +135,7 @@ def load_dataset(**metadata: Any) -> Any:
             empty[:5],
         )
     if not rows:
-        raise ValueError(
-            f"no rows left to evaluate from {load.source} after filtering ({len(load.skipped)} skipped)"
-        )
+        raise ValueError(f"no rows left to evaluate from {load.source} after filtering ({len(load.skipped)} skipped)")
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
 
 
@@ -185,9 +180,7 @@ try:
     from lm_eval.api.instance import Instance
     from lm_eval.api.task import ConfigurableTask
 except ImportError as ex:  # pragma: no cover - the lmeval extra is missing
-    raise ImportError(
-        "the lm-eval task pack needs the lmeval extra: pip install 'anyaudio-eval[lmeval]'"
-    ) from ex
+    raise ImportError("the lm-eval task pack needs the lmeval extra: pip install 'anyaudio-eval[lmeval]'") from ex
 
 
 class RubricTask(ConfigurableTask):
@@ -232,16 +225,10 @@ class RubricTask(ConfigurableTask):
     ) -> list[str]:
         """One context per request: [system, user(audio + item text)], through the model's chat template."""
         if num_fewshot:
-            raise ValueError(
-                "the AnyAudio-Judge tasks are zero-shot (few-shot examples would carry no audio)"
-            )
+            raise ValueError("the AnyAudio-Judge tasks are zero-shot (few-shot examples would carry no audio)")
         items = rubric_of(doc)
         mode = self.mode if items else "holistic"
-        system = (
-            system_instruction
-            if system_instruction is not None
-            else protocol_of(self.params).judge_system(mode)
-        )
+        system = system_instruction if system_instruction is not None else protocol_of(self.params).judge_system(mode)
         contexts = []
         for text in self.item_texts(doc):
             if apply_chat_template and chat_template is not None:

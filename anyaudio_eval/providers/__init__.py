@@ -13,7 +13,8 @@ def acoustic_api() -> type:
 
 @modelapi(name="fanout")
 def fanout_api() -> type:
-    """An OpenAI-compatible judge endpoint that takes a sample's items at once (`--model fanout/<model> -M base_url=...`)."""
+    """An OpenAI-compatible judge endpoint that takes a sample's items at once
+    (`--model fanout/<model> -M base_url=...`)."""
     from anyaudio_eval.providers.fanout import FanoutJudge
 
     return FanoutJudge
@@ -21,7 +22,8 @@ def fanout_api() -> type:
 
 @modelapi(name="audiollm")
 def audiollm_api() -> type:
-    """Local transformers audio LLM judge (`--model audiollm/<checkpoint dir>`): Qwen2.5-Omni, Qwen3-Omni, Qwen2-Audio."""
+    """Local transformers audio LLM judge (`--model audiollm/<checkpoint dir>`): Qwen2.5-Omni, Qwen3-Omni,
+    Qwen2-Audio."""
     from anyaudio_eval.providers.local import LocalAudioLLM
 
     return LocalAudioLLM

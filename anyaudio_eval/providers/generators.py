@@ -84,7 +84,8 @@ class AudioGeneratorAPI(ModelAPI):
         unknown = set(model_args) - set(self.model_arg_names) - {"cache"}
         if unknown:
             raise ValueError(
-                f"{self.api_name}: unknown model args {sorted(unknown)}; accepted: {', '.join(self.model_arg_names) or 'none'}"
+                f"{self.api_name}: unknown model args {sorted(unknown)}; accepted: "
+                f"{', '.join(self.model_arg_names) or 'none'}"
             )
         self.use_cache = bool(model_args.pop("cache", self.cache_outputs))
         self.model_args = model_args
@@ -144,7 +145,10 @@ class AudioGeneratorAPI(ModelAPI):
             )
         seconds = duration_seconds(clip)
         message = ChatMessageAssistant(
-            content=[ContentAudio(audio=file_data_uri(clip), format="wav"), ContentText(text=f"[{seconds:.1f} s of audio]")],
+            content=[
+                ContentAudio(audio=file_data_uri(clip), format="wav"),
+                ContentText(text=f"[{seconds:.1f} s of audio]"),
+            ],
             model=name,
             source="generate",
         )
@@ -226,9 +230,13 @@ class OpenAISpeechGeneratorAPI(AudioGeneratorAPI):
     api_name = "openai-speech"
     model_arg_names = ("voice", "timeout")
 
-    def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, model_name: str, base_url: str | None = None, api_key: str | None = None, *args: Any, **kwargs: Any
+    ) -> None:
         super().__init__(model_name, base_url, api_key, *args, **kwargs)
-        self.base_url = (base_url or os.environ.get("OPENAI_SPEECH_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        self.base_url = (base_url or os.environ.get("OPENAI_SPEECH_BASE_URL") or "https://api.openai.com/v1").rstrip(
+            "/"
+        )
         self.api_key = api_key or os.environ.get("OPENAI_SPEECH_API_KEY") or os.environ.get("OPENAI_API_KEY")
 
     async def synthesize(self, request: GenerationRequest, out: Path) -> Path:
@@ -265,7 +273,9 @@ class EspeakGeneratorAPI(AudioGeneratorAPI):
 
         exe = shutil.which("espeak-ng") or shutil.which("espeak")
         if exe is None:
-            raise GenerationError("espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)")
+            raise GenerationError(
+                "espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng)"
+            )
         argv = [exe, "-v", self.model_name, "-w", str(out)]
         for flag, key in (("-s", "rate"), ("-p", "pitch"), ("-a", "amplitude")):
             if key in self.model_args:

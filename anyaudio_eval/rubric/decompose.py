@@ -35,7 +35,9 @@ class Decomposition(BaseModel):
     cached: bool = False
 
 
-def rubric_cache_key(caption: str, domain: str, language: str, decomposer: str, protocol: Protocol | None = None) -> str:
+def rubric_cache_key(
+    caption: str, domain: str, language: str, decomposer: str, protocol: Protocol | None = None
+) -> str:
     protocol = protocol or default_protocol()
     parts = [caption, domain, language, decomposer, protocol.version]
     if protocol.name != "anyaudio":  # keys of the anyaudio protocol stay as they were
@@ -108,7 +110,10 @@ async def decompose(
     items = [RubricItem.model_validate(item) for item in raw_items]
     if items and clean:
         output = await model.generate(
-            [ChatMessageSystem(content=protocol.clean_system), ChatMessageUser(content=protocol.clean_user(caption, items))],
+            [
+                ChatMessageSystem(content=protocol.clean_system),
+                ChatMessageUser(content=protocol.clean_user(caption, items)),
+            ],
             config=GenerateConfig(temperature=protocol.clean_temperature, max_tokens=protocol.clean_max_tokens),
         )
         remove = parse_clean_reply(output.completion, len(items))

@@ -4,8 +4,8 @@
   punctuation allowed), or 是 / 否;
 - first-token distributions: p_yes = P(yes variants) / (P(yes variants) + P(no variants));
 - generate mode: a JSON array of {id, answer, evidence}, optionally inside a code fence, optionally
-  after free text (the reasoning; the last array of objects is the answer), trailing commas tolerated. Ids are checked; a missing, repeated or
-  out-of-range id is unparsed, never guessed.
+  after free text (the reasoning; the last array of objects is the answer), trailing commas tolerated. Ids are
+  checked; a missing, repeated or out-of-range id is unparsed, never guessed.
 """
 
 from __future__ import annotations
@@ -217,7 +217,8 @@ def _json_object(text: str) -> Any:
 
 
 def parse_rubric_reply(text: str | None) -> list[dict[str, Any]] | None:
-    """Rubric items from a decomposer reply: {"items": [...]}, {"判断题列表": [...]}, {"Question_List": [...]} or a bare list.
+    """Rubric items from a decomposer reply: {"items": [...]}, {"判断题列表": [...]}, {"Question_List": [...]} or a
+    bare list.
 
     Returns None when the reply is not in a documented shape; items without a question are dropped.
     """

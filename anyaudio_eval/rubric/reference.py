@@ -106,7 +106,9 @@ def _verify(data: bytes, expected_sha256: str, where: str) -> str:
     return digest
 
 
-def read_reference_source(reference: str | None = None, expected_sha256: str | None = None) -> tuple[str, dict[str, str]]:
+def read_reference_source(
+    reference: str | None = None, expected_sha256: str | None = None
+) -> tuple[str, dict[str, str]]:
     """(source text, provenance) of the pinned prompts file; raises ReferenceError with what to do."""
     expected = expected_sha256 or REFERENCE_SHA256
     reference = reference or os.environ.get("ANYAUDIO_REFERENCE") or None
@@ -174,7 +176,9 @@ def _string_builder(fn: Callable[..., Any], name: str) -> Callable[..., str]:
     return call
 
 
-def parse_reference(source: str, provenance: dict[str, str], pooling: Pooling = "max", resampler: Resampler = "linear") -> Protocol:
+def parse_reference(
+    source: str, provenance: dict[str, str], pooling: Pooling = "max", resampler: Resampler = "linear"
+) -> Protocol:
     """The reference protocol from the text of the release's prompts file (read as data)."""
     try:
         constants, functions = module_definitions(source)

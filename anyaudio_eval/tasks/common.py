@@ -143,7 +143,12 @@ def judge_task(
     load.require_rows()
     partners = grounding_partners(load.rows, float(grounding), seed)
     samples = [
-        row_sample(r, {SWAP_AUDIO_FIELD: partners[r.uuid].audio, "grounding_swap_uuid": partners[r.uuid].uuid} if r.uuid in partners else None)
+        row_sample(
+            r,
+            {SWAP_AUDIO_FIELD: partners[r.uuid].audio, "grounding_swap_uuid": partners[r.uuid].uuid}
+            if r.uuid in partners
+            else None,
+        )
         for r in load.rows
     ]
     return Task(
@@ -159,7 +164,13 @@ def judge_task(
             **protocol_options(protocol, reference, reference_sha256),
         ),
         scorer=bench_alignment(threshold=threshold),
-        metrics=[bench_metrics(), by_subset(), by_type(), *([item_metrics()] if item_level else []), *(extra_metrics or [])]
+        metrics=[
+            bench_metrics(),
+            by_subset(),
+            by_type(),
+            *([item_metrics()] if item_level else []),
+            *(extra_metrics or []),
+        ]
         if item_level or extra_metrics
         else None,
         # A bare --epochs N keeps this reducer, which records every epoch's score for stability metrics.

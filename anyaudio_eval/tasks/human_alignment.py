@@ -293,7 +293,16 @@ def load_human_rows(
                 skip(row_id, "duplicate id")
                 continue
             pair_ids.add(row_id)
-            rows.append(HumanRow(id=row_id, text=row["text"], audio=audio, preferred=row["preferred"], rubric=row["rubric"], domain=row["domain"]))
+            rows.append(
+                HumanRow(
+                    id=row_id,
+                    text=row["text"],
+                    audio=audio,
+                    preferred=row["preferred"],
+                    rubric=row["rubric"],
+                    domain=row["domain"],
+                )
+            )
             continue
         key = ("id", row_id) if fields.id else ("clip", audio[0], row["text"])
         if key in groups:
@@ -303,7 +312,14 @@ def load_human_rows(
             groups[key].ratings.append(row["rating"])
             continue
         sample_id = row_id if fields.id else _clip_id(audio[0], row["text"])
-        groups[key] = HumanRow(id=sample_id, text=row["text"], audio=audio, ratings=[row["rating"]], rubric=row["rubric"], domain=row["domain"])
+        groups[key] = HumanRow(
+            id=sample_id,
+            text=row["text"],
+            audio=audio,
+            ratings=[row["rating"]],
+            rubric=row["rubric"],
+            domain=row["domain"],
+        )
     if layout == "ratings":
         rows = list(groups.values())
         if not early:
@@ -360,8 +376,16 @@ async def judge_clips(
         return [failed.model_copy() for _ in audios], chosen.context
     results = await collect(
         *[
-            judge_audio(model, audio, chosen.items, mode, prompt_language, caption=caption, protocol=protocol,
-                        hard_answers=hard_answers)  # fmt: skip
+            judge_audio(
+                model,
+                audio,
+                chosen.items,
+                mode,
+                prompt_language,
+                caption=caption,
+                protocol=protocol,
+                hard_answers=hard_answers,
+            )  # fmt: skip
             for audio in audios
         ]
     )
@@ -441,7 +465,9 @@ def listener_agreement() -> Scorer:
         failed = [r for r in results if r.score is None]
         if not results or failed:
             reason = failed[0].error if failed else "sample has no audio"
-            return Score.unscored(reason="grader_failed", explanation=explanation or reason, metadata={**context, "error": reason})
+            return Score.unscored(
+                reason="grader_failed", explanation=explanation or reason, metadata={**context, "error": reason}
+            )
         if meta.get("kind") == "pairwise":
             a, b = results[0].score, results[1].score
             assert a is not None and b is not None
@@ -449,16 +475,27 @@ def listener_agreement() -> Scorer:
                 value=a - b,
                 answer=f"A {a:.3f} / B {b:.3f}",
                 explanation=explanation,
-                metadata={**context, "score_a": a, "score_b": b, "preferred": meta.get("preferred"),
-                          "judge_a": results[0].score_metadata(), "judge_b": results[1].score_metadata()},
+                metadata={
+                    **context,
+                    "score_a": a,
+                    "score_b": b,
+                    "preferred": meta.get("preferred"),
+                    "judge_a": results[0].score_metadata(),
+                    "judge_b": results[1].score_metadata(),
+                },
             )
         judged = results[0]
         return Score(
             value=judged.score,
             answer=f"{judged.score:.3f}",
             explanation=explanation,
-            metadata={**context, **judged.score_metadata(), "judge_score": judged.score,
-                      "human_score": meta.get("human_score"), "ratings": meta.get("ratings")},
+            metadata={
+                **context,
+                **judged.score_metadata(),
+                "judge_score": judged.score,
+                "human_score": meta.get("human_score"),
+                "ratings": meta.get("ratings"),
+            },
         )
 
     return score
@@ -540,27 +577,54 @@ def human_alignment(
         hard_answers: unscored (a judge reply without usable logprobs leaves the item unparsed) or allow (hard 0/1).
     """
     check_judge_args(
-        mode, prompt_language, "skip", None, hard_answers=hard_answers, protocol=protocol, pooling=pooling,
+        mode,
+        prompt_language,
+        "skip",
+        None,
+        hard_answers=hard_answers,
+        protocol=protocol,
+        pooling=pooling,
         resampler=resampler,
     )
     require_scipy()  # the agreement statistics: fail before any clip is judged
     judge_protocol = get_protocol(protocol, prompt_language, pooling, resampler, reference, reference_sha256)
     rubric_language = judge_protocol.rubric_language or rubric_language
     fields = Fields(
-        audio=audio_field, text=text_field, score=score_field, rater=rater_field, id=id_field, rubric=rubric_field,
-        domain=domain_field, audio_a=audio_a_field, audio_b=audio_b_field, preferred=preference_field,
+        audio=audio_field,
+        text=text_field,
+        score=score_field,
+        rater=rater_field,
+        id=id_field,
+        rubric=rubric_field,
+        domain=domain_field,
+        audio_a=audio_a_field,
+        audio_b=audio_b_field,
+        preferred=preference_field,
     )
     load = load_human_rows(
-        dataset, fields, layout, config=config, split=split, revision=revision, audio_root=audio_root,
-        domain=domain, limit=limit, shuffle=shuffle, seed=seed, strict=strict, max_seconds=max_seconds,
+        dataset,
+        fields,
+        layout,
+        config=config,
+        split=split,
+        revision=revision,
+        audio_root=audio_root,
+        domain=domain,
+        limit=limit,
+        shuffle=shuffle,
+        seed=seed,
+        strict=strict,
+        max_seconds=max_seconds,
         resampler=judge_protocol.resampler,
     )
     report_skipped(load)  # type: ignore[arg-type]
     if not load.rows:
         raise DatasetError(f"no rows left to evaluate from {load.source} ({len(load.skipped)} skipped)")
     scores = [r.score for row in load.rows for r in row.ratings]
-    scale = (scale_min, scale_max) if scale_min is not None and scale_max is not None else (
-        (min(scores), max(scores)) if scores else (None, None)
+    scale = (
+        (scale_min, scale_max)
+        if scale_min is not None and scale_max is not None
+        else ((min(scores), max(scores)) if scores else (None, None))
     )
     return Task(
         name="human_alignment",
