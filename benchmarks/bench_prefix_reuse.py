@@ -8,7 +8,7 @@ S samples, each a 10 s clip with 8 rubric items, in logits mode with the bench's
   (b) reuse:  the `audiollm` provider's path: features and the system+audio prefix once per clip (LRU cache
               of key/values), the 8 item suffixes scored against it in batches.
 
-Both run through the provider's engine (no Inspect overhead), through `get_model("audiollm/...")` with
+Both run through the judge engine (`anyaudio_eval.engine`, no Inspect overhead), through `get_model("audiollm/...")` with
 prefix_cache=false/true and one request per item, and end to end through `inspect eval anyaudio_eval/bench`
 (the same clips and items as a bench parquet): (a) prefix_cache=false item_batches=false, one generate() per
 item, against (b) the defaults, prefix reuse and a sample's items in one generate(). Prints wall times, the
@@ -49,9 +49,10 @@ def main() -> None:
     import anyaudio_eval.providers  # noqa: F401  (registers audiollm)
     from anyaudio_eval.audio import audio_from_reference, wav_data_uri
     from anyaudio_eval.bench.schema import RubricItem
+    from anyaudio_eval.engine import ScoreRequest, load_engine
     from anyaudio_eval.judge.procedure import LOGITS_CONFIG, judge_messages
     from anyaudio_eval.models.tiny import save_tiny, test_clip
-    from anyaudio_eval.providers.local import conversation_of, load_engine
+    from anyaudio_eval.providers.local import conversation_of
     from anyaudio_eval.rubric.parsing import p_yes_from_top_logprobs
     from anyaudio_eval.rubric.prompts import item_prompt, judge_system_prompt
 
@@ -88,17 +89,14 @@ def main() -> None:
             out = []
             for s in range(args.samples):
                 for item in items:  # the reference: features + whole prompt, per item
-                    out.append(p_yes(engine.score_full(prepared(s, item, cache_features=False)).logprobs))
+                    out.append(p_yes(engine.scorer.score_full(prepared(s, item, cache_features=False)).logprobs))
             return out
 
         def run_reuse() -> list[float]:
-            from anyaudio_eval.providers.local import _Pending
-
-            engine.prefixes.clear()
-            engine.feature_cache.clear()
+            engine.clear_caches()
             out = []
             for s in range(args.samples):  # one sample's items arrive together (the judging procedure)
-                pending = [_Pending(prepared(s, item, cache_features=True)) for item in items]
+                pending = [ScoreRequest(prepared(s, item, cache_features=True)) for item in items]
                 engine.score_batch(pending, args.batch_size, reuse=True)
                 for p in pending:
                     if p.error is not None:
@@ -121,8 +119,7 @@ def main() -> None:
         async def through_inspect(reuse: bool) -> tuple[float, list[float]]:
             model = get_model(f"audiollm/{path}", device="cpu", dtype="float32", prefix_cache=reuse,
                               batch_size=args.batch_size)  # fmt: skip
-            engine.prefixes.clear()
-            engine.feature_cache.clear()
+            engine.clear_caches()
             t0 = time.perf_counter()
             values = []
             for s in range(args.samples):
@@ -154,8 +151,7 @@ def main() -> None:
 
             model = get_model(f"audiollm/{path}", device="cpu", dtype="float32", prefix_cache=fast,
                               item_batches=fast, batch_size=args.batch_size)  # fmt: skip
-            engine.prefixes.clear()
-            engine.feature_cache.clear()
+            engine.clear_caches()
             t0 = time.perf_counter()
             log = inspect_eval(bench(dataset=str(bench_dir)), model=model, display="none",
                                log_dir=str(Path(tmp) / "logs"))[0]  # fmt: skip

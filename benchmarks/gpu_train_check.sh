@@ -61,7 +61,7 @@ except Exception as ex:  # keep going: the remaining checks say what else works
 
 # -- 3/4. request forms and p_yes parity with the local provider ----------------------------------------
 policy = load_policy(str(ckpt), OUT / "work", device="cuda", dtype="float32")
-from anyaudio_eval.providers.local import load_engine
+from anyaudio_eval.engine import load_engine
 
 engine = load_engine(str(ckpt), device="cuda", dtype="float32")
 tok = policy.tokenizer
@@ -81,7 +81,7 @@ for s in samples:
         conv = policy.conversation(judge_system_prompt("logits", s.language), item_prompt(item, s.language))
         clip = policy.clip(s.audio)
         prepared = engine.prepare(conv, [clip], 30.0)
-        res = engine.score_full(prepared)
+        res = engine.scorer.score_full(prepared)
         lp = {i: float(res.logprobs[i]) for i in engine.answer_ids}
         hf.append(p_yes_from_logprobs(lp))
         reqs.append(prepared.ids)

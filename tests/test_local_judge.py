@@ -18,10 +18,10 @@ from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
 import anyaudio_eval.providers  # noqa: E402,F401  (registers audiollm)
 from anyaudio_eval.audio import audio_from_reference, wav_data_uri  # noqa: E402
 from anyaudio_eval.bench.schema import RubricItem  # noqa: E402
+from anyaudio_eval.engine import CheckpointError, load_engine, resolve_device, resolve_dtype  # noqa: E402
 from anyaudio_eval.judge.procedure import LOGITS_CONFIG, judge_messages  # noqa: E402
 from anyaudio_eval.models.tiny import ANSWER_TOKENS, CHAT_TEMPLATE, save_tiny, test_clip  # noqa: E402
 from anyaudio_eval.providers import local  # noqa: E402
-from anyaudio_eval.providers.local import LocalJudgeError, load_engine  # noqa: E402
 from anyaudio_eval.rubric.parsing import p_yes_from_top_logprobs  # noqa: E402
 from anyaudio_eval.rubric.prompts import item_prompt, judge_system_prompt  # noqa: E402
 
@@ -222,16 +222,16 @@ def test_corrupt_checkpoint_fails_clearly(checkpoints, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(checkpoints["qwen2_audio"], broken)
     (broken / "model.safetensors").write_bytes(b"\x00" * 64)
-    with pytest.raises(LocalJudgeError, match="cannot load checkpoint"):
+    with pytest.raises(CheckpointError, match="cannot load checkpoint"):
         load_engine(str(broken), device="cpu")
 
     bad_json = tmp_path / "bad_json"
     shutil.copytree(checkpoints["qwen2_audio"], bad_json)
     (bad_json / "config.json").write_text("{not json")
-    with pytest.raises(LocalJudgeError, match="corrupt checkpoint .*config.json"):
+    with pytest.raises(CheckpointError, match="corrupt checkpoint .*config.json"):
         get_model(f"audiollm/{bad_json}")
 
-    with pytest.raises(LocalJudgeError, match="not a directory"):
+    with pytest.raises(CheckpointError, match="not a directory"):
         load_engine(str(tmp_path / "nowhere"))
 
 
@@ -246,7 +246,7 @@ def test_missing_weights_are_an_error_not_random_init(checkpoints, tmp_path):
         partial / "model.safetensors",
         metadata={"format": "pt"},
     )
-    with pytest.raises(LocalJudgeError, match="weight\\(s\\) missing .*lm_head"):
+    with pytest.raises(CheckpointError, match="weight\\(s\\) missing .*lm_head"):
         load_engine(str(partial), device="cpu")
 
 
@@ -256,7 +256,7 @@ def test_unsupported_architecture_names_the_supported_ones(checkpoints, tmp_path
     config = json.loads((other / "config.json").read_text())
     config.update(model_type="llama", architectures=["LlamaForCausalLM"])
     (other / "config.json").write_text(json.dumps(config))
-    with pytest.raises(LocalJudgeError, match="unsupported architecture") as info:
+    with pytest.raises(CheckpointError, match="unsupported architecture") as info:
         get_model(f"audiollm/{other}")
     assert (
         "Qwen2.5-Omni" in str(info.value)
@@ -268,6 +268,58 @@ def test_unsupported_architecture_names_the_supported_ones(checkpoints, tmp_path
 def test_unknown_model_arg_is_rejected(checkpoints):
     with pytest.raises(ValueError, match="unknown audiollm model args: temprature"):
         get_model(f"audiollm/{checkpoints['qwen2_audio']}", temprature=0)
+
+
+# -- device and dtype: one resolution for the provider, lm-eval and training ---------------------------------
+
+
+def fake_cuda(monkeypatch, available: bool, bf16: bool) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+
+
+def test_auto_device_is_cuda_when_present_and_each_rank_takes_its_own(monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    fake_cuda(monkeypatch, available=False, bf16=False)
+    assert resolve_device("auto") == "cpu"
+    fake_cuda(monkeypatch, available=True, bf16=True)
+    assert resolve_device("auto") == "cuda"
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert resolve_device("auto") == resolve_device("cuda") == "cuda:3"
+    assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
+
+
+def test_auto_dtype_is_bf16_on_cuda_that_has_it_else_float32(monkeypatch):
+    fake_cuda(monkeypatch, available=True, bf16=True)
+    assert resolve_dtype("auto", "cuda") == resolve_dtype("auto", "cuda:2") == torch.bfloat16
+    assert resolve_dtype("auto", "cpu") == torch.float32
+    fake_cuda(monkeypatch, available=True, bf16=False)
+    assert resolve_dtype("auto", "cuda") == torch.float32
+    assert resolve_dtype("bf16", "cpu") == torch.bfloat16 and resolve_dtype("float16", "cuda") == torch.float16
+    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
+        resolve_dtype("int8", "cpu")
+
+
+def test_training_keeps_float32_master_weights_under_auto(monkeypatch):
+    from anyaudio_eval.training import modeling
+
+    fake_cuda(monkeypatch, available=True, bf16=True)
+    assert modeling.resolve_device is resolve_device  # training resolves devices as the judge does
+    assert modeling.weights_dtype("auto", "cuda") == torch.float32  # the trainer's bf16 mixed precision computes
+    assert modeling.weights_dtype("bfloat16", "cuda") == torch.bfloat16
+    with pytest.raises(ValueError, match="use auto, float32 or bfloat16"):
+        modeling.weights_dtype("float16", "cuda")
+
+
+def test_provider_and_lmeval_run_where_the_engine_resolves(checkpoints):
+    pytest.importorskip("lm_eval")
+    from anyaudio_eval.lmeval.model import AnyAudioJudgeLM
+
+    path = checkpoints["qwen2_audio"]
+    provider = get_model(f"audiollm/{path}").api.engine  # type: ignore[attr-defined]
+    lm = AnyAudioJudgeLM(pretrained=str(path)).engine
+    assert provider is lm  # the same (checkpoint, device, dtype) key: one copy of the weights
+    assert (provider.device, provider.dtype) == (resolve_device("auto"), resolve_dtype("auto", provider.device))
 
 
 @pytest.mark.slow

@@ -190,7 +190,7 @@ def policy(tmp_path_factory):
 
 
 def test_collator_label_mask_is_exact(policy, corpus_file):
-    from anyaudio_eval.providers.local import load_engine
+    from anyaudio_eval.engine import load_engine
     from anyaudio_eval.training.collate import IGNORE, SFTCollator
 
     samples = load_corpus(corpus_file).samples[:2]  # different rubric sizes -> different lengths

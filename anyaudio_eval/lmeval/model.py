@@ -3,8 +3,8 @@
     --model anyaudio-judge --model_args pretrained=<checkpoint dir>[,device=cpu,dtype=float32,batch_size=8]
 
 It runs the weights, tokenizer, chat template, audio features and prefix-cached scoring of
-`providers.local` (`load_engine`, `Engine.prepare`, `Engine.score_with_prefix`, `Engine.generate`), so a
-request scores exactly as the Inspect judge scores the same prompt.
+`anyaudio_eval.engine` (`load_engine`, `Engine.prepare`, `Scorer.score_with_prefix`, `Engine.generate`), the
+runtime the `audiollm/` provider runs, so a request scores exactly as the Inspect judge scores the same prompt.
 
 - `apply_chat_template` renders lm-eval's chat history with the checkpoint's template; `<audio>` in a message
   becomes an audio part (the template's audio placeholder).
@@ -35,15 +35,16 @@ import torch
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from anyaudio_eval.audio import TARGET_SR, to_mono_16k
+from anyaudio_eval.audio import to_mono_16k
+from anyaudio_eval.constants import SAMPLE_RATE
+from anyaudio_eval.engine import Engine, Prepared, PromptEncoder, ScoreResult, audio_inputs, load_engine
 from anyaudio_eval.lmeval import MODEL_NAME
 from anyaudio_eval.lmeval.task import AUDIO_MARKER
-from anyaudio_eval.providers.local import Engine, Prepared, ScoreResult, load_engine
 from anyaudio_eval.rubric.parsing import token_answer
 
 logger = logging.getLogger(__name__)
 
-# Renders a conversation's single message verbatim: lets `Engine.prepare` tokenize an already rendered prompt.
+# Renders a conversation's single message verbatim: lets the prompt encoder tokenize an already rendered prompt.
 _VERBATIM_TEMPLATE = "{{- messages[0]['content'] -}}"
 
 
@@ -70,13 +71,13 @@ def conversation(chat_history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
 def clip_of(audio: dict[str, Any], max_seconds: float) -> np.ndarray:
     """16 kHz mono float32 samples of one lm-eval audio dict, cut at `max_seconds` (as the provider cuts)."""
     array = np.asarray(audio["array"], dtype=np.float32)
-    sr = int(audio.get("sampling_rate") or TARGET_SR)
-    if array.ndim != 1 or sr != TARGET_SR:
+    sr = int(audio.get("sampling_rate") or SAMPLE_RATE)
+    if array.ndim != 1 or sr != SAMPLE_RATE:
         frames = (
             array[:, None] if array.ndim == 1 else (array.T if array.shape[0] < array.shape[-1] else array)
         )
         array = to_mono_16k(frames, sr, max_seconds=math.inf)
-    return array[: int(max_seconds * TARGET_SR)]
+    return array[: int(max_seconds * SAMPLE_RATE)]
 
 
 def _audio_list(args: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -113,9 +114,8 @@ class AnyAudioJudgeLM(LM):
         self.engine: Engine = load_engine(
             str(pretrained), device or "auto", dtype, attn_implementation, int(prefix_cache_size)
         )
-        self._verbatim = dataclasses.replace(
-            self.engine, chat_template=_VERBATIM_TEMPLATE
-        )  # shares weights and lock
+        # the engine's encoder with another template (its feature cache shared)
+        self._verbatim: PromptEncoder = dataclasses.replace(self.engine.encoder, chat_template=_VERBATIM_TEMPLATE)
         limit = self.engine.family.max_seconds if max_audio_seconds is None else float(max_audio_seconds)
         self.max_audio_seconds = limit
         try:
@@ -206,12 +206,7 @@ class AnyAudioJudgeLM(LM):
         if not cont:
             return 0.0, True
         ids = torch.tensor([prepared.ids + cont], device=engine.device)
-        audio: dict[str, Any] = {}
-        if prepared.features is not None:
-            audio = {
-                "input_features": prepared.features.to(engine.device, engine.dtype),
-                "feature_attention_mask": prepared.feature_mask.to(engine.device),
-            }
+        audio = audio_inputs(prepared, engine.device, engine.dtype)
         with engine.lock:
             out = engine.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False, **audio)
         n = len(prepared.ids)
@@ -229,9 +224,9 @@ class AnyAudioJudgeLM(LM):
         with self.engine.lock:
             for key, members in groups.items():
                 if key[0] == "full":
-                    scored = [self.engine.score_full(prepared[i]) for i in members]
+                    scored = [self.engine.scorer.score_full(prepared[i]) for i in members]
                 else:
-                    scored = self.engine.score_with_prefix([prepared[i] for i in members], self.batch_size)
+                    scored = self.engine.scorer.score_with_prefix([prepared[i] for i in members], self.batch_size)
                 for i, r in zip(members, scored, strict=True):
                     results[i] = r
         return [r for r in results if r is not None]

@@ -93,7 +93,7 @@ class AudioGRPOTrainer(GRPOTrainer):
             if key not in cache:
                 clip = self.policy.clip(row["audio"])
                 conv = self.policy.conversation(row["system"], prompt)
-                cache[key] = (self.policy.engine.prepare(conv, [clip], self.policy.max_audio_seconds), clip)
+                cache[key] = (self.policy.encoder.prepare(conv, [clip], self.policy.max_audio_seconds), clip)
             prepared.append(cache[key][0])
             clips.append(cache[key][1])
         device = self.accelerator.device

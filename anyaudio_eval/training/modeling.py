@@ -1,8 +1,8 @@
 """The policy being trained: loading (same families and rules as the local `audiollm/` provider), LoRA, export.
 
-Model loading reuses `anyaudio_eval.providers.local` (checkpoint resolution, family detection, chat template) and
-its `Engine.prepare` for prompt encoding, so training, mining, GRPO rollouts and evaluation tokenize a judge
-request identically. `tiny:omni` / `tiny:qwen2_audio` first writes a tiny random checkpoint with
+Model loading is the judge's own (`anyaudio_eval.engine`: checkpoint resolution, family detection, device and
+dtype, chat template) and prompts are encoded by its `PromptEncoder`, so training, mining, GRPO rollouts and
+evaluation tokenize a judge request identically. `tiny:omni` / `tiny:qwen2_audio` first writes a tiny random checkpoint with
 `anyaudio_eval.models.tiny.save_tiny` (Omni in the full layout) and then loads it like any other.
 
 Exported checkpoints (`export_checkpoint`) use the layout the provider and vLLM load: for Qwen2.5-Omni the
@@ -24,18 +24,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from anyaudio_eval.audio import TARGET_SR, load_audio
-from anyaudio_eval.judge.procedure import judge_messages
-from anyaudio_eval.models.layout import has_full_layout, save_full_omni
-from anyaudio_eval.providers.local import (
-    Engine,
+from anyaudio_eval.audio import load_audio
+from anyaudio_eval.constants import SAMPLE_RATE
+from anyaudio_eval.engine import (
     Family,
     Prepared,
-    _chat_template,
-    conversation_of,
+    PromptEncoder,
+    audio_token_id,
     load_checkpoint,
+    read_chat_template,
     resolve_checkpoint,
+    resolve_device,
+    resolve_dtype,
 )
+from anyaudio_eval.judge.procedure import judge_messages
+from anyaudio_eval.models.layout import has_full_layout, save_full_omni
+from anyaudio_eval.providers.local import conversation_of
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ class Policy:
     chat_template: str
     family: Family
     path: Path  # the checkpoint it was loaded from
-    engine: Engine  # the provider's request encoder, bound to this model
+    encoder: PromptEncoder  # the judge's request encoder for this checkpoint
     max_audio_seconds: float = 30.0
 
     @property
@@ -65,7 +69,7 @@ class Policy:
 
     @property
     def audio_token_id(self) -> int:
-        return self.engine.audio_token_id
+        return self.encoder.audio_token_id
 
     @property
     def end_token_id(self) -> int:
@@ -93,11 +97,11 @@ class Policy:
 
     def clip(self, audio_path: str) -> np.ndarray:
         wav = load_audio(audio_path, max_seconds=float("inf"))
-        return wav[: int(self.max_audio_seconds * TARGET_SR)]
+        return wav[: int(self.max_audio_seconds * SAMPLE_RATE)]
 
     def encode(self, system: str, user: str, audio_path: str) -> Prepared:
         """Token ids (audio placeholders expanded) and audio features of one judge request."""
-        return self.engine.prepare(self.conversation(system, user), [self.clip(audio_path)], self.max_audio_seconds)
+        return self.encoder.prepare(self.conversation(system, user), [self.clip(audio_path)], self.max_audio_seconds)
 
 
 def resolve_model(spec: str, work_dir: str | Path) -> Path:
@@ -119,15 +123,6 @@ def resolve_model(spec: str, work_dir: str | Path) -> Path:
     return resolve_checkpoint(spec)
 
 
-def resolve_device(device: str) -> str:
-    """auto -> cuda or cpu; under a distributed launch each process takes its own GPU (cuda:LOCAL_RANK)."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and "LOCAL_RANK" in os.environ:
-        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    return device
-
-
 def sharded_launch() -> bool:
     """`accelerate launch` with FSDP or DeepSpeed: the weights are sharded by the trainer, so every process
     keeps its full copy on the CPU until then (8 full copies of a 30B model would not fit on the GPUs)."""
@@ -138,32 +133,44 @@ def load_policy(spec: str, work_dir: str | Path, device: str = "auto", dtype: st
                 max_audio_seconds: float = 30.0) -> Policy:
     """Load a trainable model and its tokenizer/feature extractor from a checkpoint or `tiny:<family>`.
 
-    dtype "auto" keeps float32 weights (mixed precision is the trainer's job); "bfloat16" loads bf16 weights.
+    Device and dtype are the judge engine's (`resolve_device`, `resolve_dtype`); the weights' dtype is
+    `weights_dtype`'s (float32 under "auto").
     """
     path = resolve_model(spec, work_dir)
-    torch_dtype = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16,
-                   "bf16": torch.bfloat16}.get(dtype)  # fmt: skip
-    if torch_dtype is None:
-        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
+    device = resolve_device(device)
+    torch_dtype = weights_dtype(dtype, device)
     family, model, tokenizer, feature_extractor = load_checkpoint(path, torch_dtype)
-    model.to("cpu" if sharded_launch() else resolve_device(device))
-    template = _chat_template(path, tokenizer)
+    model.to("cpu" if sharded_launch() else device)
+    template = read_chat_template(path, tokenizer)
     if getattr(model.config, "image_token_id", None) is None:
         # TRL reads config.image_token_id for any processor-based model; Qwen2-Audio has none.
         model.config.image_token_id = getattr(model.config, "audio_token_index", None)
-    engine = Engine(
-        path=path,
+    encoder = PromptEncoder(
         family=family,
-        model=model,
         tokenizer=tokenizer,
         feature_extractor=feature_extractor,
         chat_template=template,
-        device=str(model.device),
-        dtype=torch_dtype,
-        answer_ids=[],
-        prefix_cache_size=0,
+        audio_token_id=audio_token_id(model.config, tokenizer),
     )
-    return Policy(model, tokenizer, feature_extractor, template, family, path, engine, max_audio_seconds)
+    return Policy(model, tokenizer, feature_extractor, template, family, path, encoder, max_audio_seconds)
+
+
+def weights_dtype(dtype: str, device: str) -> torch.dtype:
+    """The dtype a trainable model's weights are loaded in.
+
+    "auto" keeps float32 master weights: the trainer's mixed precision computes in `resolve_dtype`'s dtype
+    (bfloat16 on GPUs that have it). Asked for by name, float32 or bfloat16 is what is loaded; float16 weights
+    do not train stably and are refused.
+    """
+    if dtype == "auto":
+        return torch.float32
+    try:
+        torch_dtype: torch.dtype | None = resolve_dtype(dtype, device)
+    except ValueError:
+        torch_dtype = None
+    if torch_dtype is None or torch_dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32 or bfloat16")
+    return torch_dtype
 
 
 def freeze_unused(model: Any, train_audio_tower: bool = True) -> None:

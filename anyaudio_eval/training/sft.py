@@ -152,7 +152,7 @@ def _load_gathered(gathered: Path, policy: Any, settings: Any) -> Any:
     """A fresh CPU copy of the base with the gathered weights (full fine-tune) or adapters (LoRA) applied."""
     import torch
 
-    from anyaudio_eval.providers.local import load_checkpoint
+    from anyaudio_eval.engine import load_checkpoint
 
     dtype = torch.bfloat16 if settings.dtype in ("bfloat16", "bf16") else torch.float32
     _, model, _, _ = load_checkpoint(policy.path, dtype)

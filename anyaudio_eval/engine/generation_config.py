@@ -2,9 +2,9 @@
 
 The release reads the first-step scores of greedy `generate()`, which transformers has already passed through
 the processors the generation config asks for (a repetition penalty changes p_yes). Under the reference
-protocol the `audiollm/` provider reproduces that on its own forward pass. Greedy decoding applies no warpers
-(temperature, top-k, top-p), so only processors are read; a setting whose effect on the first step is not
-reproduced here is refused by name rather than silently ignored.
+protocol the engine reproduces that on its own forward pass (`Scorer.processed_logprobs`). Greedy decoding
+applies no warpers (temperature, top-k, top-p), so only processors are read; a setting whose effect on the first
+step is not reproduced here is refused by name rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def _set(config: Any, name: str) -> Any:
     return value if value not in ([], {}) else None
 
 
-def first_step_processors(config: Any, prompt_length: int, device: str = "cpu") -> Callable[[Any, Any], Any] | None:
+def first_step_processors(
+    config: Any, prompt_length: int, device: str = "cpu"
+) -> Callable[[Any, Any], Any] | None:
     """f(input_ids (1, n), logits (1, vocab)) -> processed logits, or None when the config sets nothing."""
     if config is None:
         return None
