@@ -8,10 +8,11 @@ S samples, each a 10 s clip with 8 rubric items, in logits mode with the bench's
   (b) reuse:  the `audiollm` provider's path: features and the system+audio prefix once per clip (LRU cache
               of key/values), the 8 item suffixes scored against it in batches.
 
-Both run through the judge engine (`anyaudio_eval.engine`, no Inspect overhead), through `get_model("audiollm/...")` with
-prefix_cache=false/true and one request per item, and end to end through `inspect eval anyaudio_eval/bench`
-(the same clips and items as a bench parquet): (a) prefix_cache=false item_batches=false, one generate() per
-item, against (b) the defaults, prefix reuse and a sample's items in one generate(). Prints wall times, the
+Both run through the judge engine (`anyaudio_eval.engine`, no Inspect overhead), through
+`get_model("audiollm/...")` with prefix_cache=false/true and one request per item, and end to end through
+`inspect eval anyaudio_eval/bench` (the same clips and items as a bench parquet): (a) prefix_cache=false
+item_batches=false, one generate() per item, against (b) the defaults, prefix reuse and a sample's items in one
+generate(). Prints wall times, the
 ratios and max |p_yes(a) - p_yes(b)|.
 
     .venv/bin/python benchmarks/bench_prefix_reuse.py                  # 4 samples x 8 items, 10 s clips

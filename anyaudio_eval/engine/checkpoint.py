@@ -65,7 +65,8 @@ def resolve_checkpoint(name: str) -> Path:
         pass
     raise CheckpointError(
         f"audiollm checkpoint {name!r} is not a directory (and not a hub id in the local cache). Download it "
-        f"first, e.g. `hf download {name} --local-dir ./{Path(name).name}`, then use --model audiollm/./{Path(name).name}"
+        f"first, e.g. `hf download {name} --local-dir ./{Path(name).name}`, "
+        f"then use --model audiollm/./{Path(name).name}"
     )
 
 

@@ -2,8 +2,8 @@
 
 Model loading is the judge's own (`anyaudio_eval.engine`: checkpoint resolution, family detection, device and
 dtype, chat template) and prompts are encoded by its `PromptEncoder`, so training, mining, GRPO rollouts and
-evaluation tokenize a judge request identically. `tiny:omni` / `tiny:qwen2_audio` first writes a tiny random checkpoint with
-`anyaudio_eval.models.tiny.save_tiny` (Omni in the full layout) and then loads it like any other.
+evaluation tokenize a judge request identically. `tiny:omni` / `tiny:qwen2_audio` first writes a tiny random
+checkpoint with `anyaudio_eval.models.tiny.save_tiny` (Omni in the full layout) and then loads it like any other.
 
 Exported checkpoints (`export_checkpoint`) use the layout the provider and vLLM load: for Qwen2.5-Omni the
 full-Omni layout (`model_type=qwen2_5_omni`, weights under `thinker.*`, no talker), LoRA merged; tokenizer,
@@ -126,7 +126,8 @@ def resolve_model(spec: str, work_dir: str | Path) -> Path:
 def sharded_launch() -> bool:
     """`accelerate launch` with FSDP or DeepSpeed: the weights are sharded by the trainer, so every process
     keeps its full copy on the CPU until then (8 full copies of a 30B model would not fit on the GPUs)."""
-    return any(os.environ.get(k, "").lower() in ("1", "true") for k in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
+    flags = ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")
+    return any(os.environ.get(k, "").lower() in ("1", "true") for k in flags)
 
 
 def load_policy(spec: str, work_dir: str | Path, device: str = "auto", dtype: str = "auto",
