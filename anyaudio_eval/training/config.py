@@ -25,7 +25,7 @@ import argparse
 import dataclasses
 import difflib
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
@@ -57,7 +57,7 @@ class CorpusArguments:
     limit: int | None = field(default=None, metadata={"help": "use only the first N samples"})
     max_audio_seconds: float = field(default=30.0, metadata={"help": "clips are cut to this length"})
     protocol: Literal["anyaudio", "reference"] = field(
-        default="anyaudio", metadata={"help": "prompts the judge is trained on: ours, or the release's (read at run time)"}
+        default="anyaudio", metadata={"help": "prompts the judge is trained on: ours, or the release's (read at run)"}
     )
     reference: str | None = field(
         default=None, metadata={"help": "protocol=reference: a clone of the release or its prompts.py"}
@@ -164,11 +164,11 @@ class ConfigError(ValueError):
 
 # -- the parsed settings -------------------------------------------------------------------------------
 
-JudgeT = TypeVar("JudgeT", bound=CorpusArguments)
-TrainingT = TypeVar("TrainingT")
+JudgeT = TypeVar("JudgeT", bound=CorpusArguments, covariant=True)
+TrainingT = TypeVar("TrainingT", covariant=True)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageConfig(Generic[JudgeT, TrainingT]):
     """One stage's settings: ours (`judge`), TRL's `ModelConfig` (`model`) and the trainer's args (`training`)."""
 
@@ -176,6 +176,17 @@ class StageConfig(Generic[JudgeT, TrainingT]):
     judge: JudgeT
     model: ModelConfig
     training: TrainingT
+
+    @property
+    def model_path(self) -> str:
+        if not self.model.model_name_or_path:
+            raise ConfigError("model_name_or_path is not set (a checkpoint directory, or tiny:omni)")
+        return self.model.model_name_or_path
+
+    @property
+    def dtype(self) -> str:
+        """The load dtype (`ModelConfig.dtype`): auto is bf16 on GPUs that have it, else fp32."""
+        return self.model.dtype or "auto"
 
     @property
     def output_dir(self) -> str:
@@ -217,7 +228,7 @@ def _admits(hint: Any, kind: type) -> bool:
     return any(_admits(arg, kind) for arg in typing.get_args(hint)) if origin is not None else False
 
 
-def _stage_dataclasses(stage: Stage) -> tuple[type, ...]:
+def _stage_dataclasses(stage: Stage) -> tuple[Any, ...]:
     from trl import GRPOConfig, ModelConfig
 
     if stage == "sft":
@@ -317,8 +328,10 @@ def _judge_parser_class() -> type:
             self.apply(kwargs, "config file")
             return []
 
-        def parse_args_into_dataclasses(self, args: Sequence[str] | None = None, return_remaining_strings: bool = False,
-                                        **_: Any) -> tuple[Any, ...]:
+        def parse_args_into_dataclasses(self, args: Any = None, return_remaining_strings: Any = False,
+                                        look_for_args_file: Any = False, args_filename: Any = None,
+                                        args_file_flag: Any = None) -> tuple[Any, ...]:
+            """The parsed flags (the file's values are their defaults) as the stage's configs; no `.args` files."""
             namespace, unknown = self.parse_known_args(args=list(args or []))
             if unknown:
                 raise ConfigError(f"unknown argument(s): {' '.join(unknown)}")
@@ -358,6 +371,7 @@ def stage_parser(stage: Stage) -> Any:
 def _check(config: StageConfig[Any, Any]) -> None:
     from trl import ModelConfig
 
+    config.model_path  # noqa: B018 - raises if unset
     defaults = ModelConfig()
     for name in UNREAD_MODEL_FIELDS:
         if getattr(config.model, name) != getattr(defaults, name):

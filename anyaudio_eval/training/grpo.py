@@ -27,7 +27,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 from anyaudio_eval.training import vllm_bridge
-from anyaudio_eval.training.config import GRPOStageConfig, peft_config
+from anyaudio_eval.training.config import ConfigError, GRPOStageConfig, peft_config
 from anyaudio_eval.training.data import TrainSample
 from anyaudio_eval.training.modeling import Policy
 
@@ -231,7 +231,10 @@ def build_trainer(config: GRPOStageConfig, policy: Policy, samples: list[TrainSa
     from anyaudio_eval.training.sft import progress_callbacks
 
     args = config.training
-    args.generation_kwargs = {**(args.generation_kwargs or {}), "suppress_tokens": policy.special_ids()}
+    extra = args.generation_kwargs or {}  # GRPOConfig has parsed a JSON string into a mapping
+    if not isinstance(extra, dict):
+        raise ConfigError(f"generation_kwargs: a mapping, not {extra!r}")
+    args.generation_kwargs = {**extra, "suppress_tokens": policy.special_ids()}
     model = policy.model
     freeze_unused(model, config.judge.train_audio_tower)
     lora = peft_config(config)
@@ -255,7 +258,6 @@ def run_grpo(config: GRPOStageConfig, callbacks: list[Any] | None = None) -> Tra
 
     judge = config.judge
     corpus = load_stage_corpus(judge, "grpo", "the mined set from `anyaudio train mine`, or any corpus")
-    policy = load_policy(config.model.model_name_or_path, config.output_dir, config.device, config.model.dtype,
-                         judge.max_audio_seconds)
+    policy = load_policy(config.model_path, config.output_dir, config.device, config.dtype, judge.max_audio_seconds)
     trainer = build_trainer(config, policy, corpus.samples, callbacks)
     return train_and_export(trainer, policy, config, corpus)

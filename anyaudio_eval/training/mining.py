@@ -126,8 +126,7 @@ def run_mine(config: MineStageConfig, sampler: Sampler | None = None) -> MineRes
     if sampler is None:
         from anyaudio_eval.training.modeling import load_policy
 
-        policy = load_policy(config.model.model_name_or_path, out_dir, config.device, config.model.dtype,
-                             settings.max_audio_seconds)
+        policy = load_policy(config.model_path, out_dir, config.device, config.dtype, settings.max_audio_seconds)
         sampler = hf_sampler(policy, settings)
     progress_cm: Any = None
     advance: Callable[[int], None] | None = None

@@ -157,7 +157,7 @@ def trl_reward_functions(threshold: float = DEFAULT_THRESHOLD) -> list[Callable[
                    **_: Any) -> list[float]:
         return [item_reward(completion_text(c), g) for c, g in zip(completions, gold, strict=True)]
 
-    terms = {REWARD_FORMAT: format_term, REWARD_DECISION: decision_term, REWARD_ITEMS: items_term}
+    terms: dict[str, Callable[..., list[float]]] = {REWARD_FORMAT: format_term, REWARD_DECISION: decision_term, REWARD_ITEMS: items_term}
     for name, term in terms.items():
         term.__name__ = name  # TRL logs each reward as rewards/<__name__>/mean
     return [terms[name] for name in REWARD_TERMS]

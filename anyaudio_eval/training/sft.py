@@ -2,9 +2,9 @@
 
 TRL's `SFTTrainer` is not used: it has no audio collator and its fused LM head fails on the Omni thinker below
 transformers 5.21, so the stage's training settings are transformers' `TrainingArguments` (TRL's `SFTConfig` would
-accept keys nothing reads). Resuming: with `resume_from_checkpoint: auto` (the default) a rerun continues from the newest complete `checkpoint-N` in
-`output_dir` (model, optimizer, scheduler, RNG and data position). The final model is exported to
-`<output_dir>/final` in the layout the `audiollm/` provider and vLLM load.
+accept keys nothing reads). Resuming: with `resume_from_checkpoint: auto` (the default) a rerun continues from the
+newest complete `checkpoint-N` in `output_dir` (model, optimizer, scheduler, RNG and data position). The final model
+is exported to `<output_dir>/final` in the layout the `audiollm/` provider and vLLM load.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def write_run_info(config: StageConfig[Any, Any], extra: dict[str, Any]) -> None
 
 
 def run_sft(config: SFTStageConfig, callbacks: list[Any] | None = None) -> TrainResult:
-    """Fine-tune `config.model.model_name_or_path` on `config.judge.train_file`; returns where the final checkpoint is."""
+    """Fine-tune the stage's checkpoint on `config.judge.train_file`; returns where the final checkpoint is."""
     from peft import get_peft_model
     from transformers import Trainer
 
@@ -66,8 +66,7 @@ def run_sft(config: SFTStageConfig, callbacks: list[Any] | None = None) -> Train
 
     judge = config.judge
     corpus = load_stage_corpus(judge, "sft", "a corpus JSONL/parquet; try `anyaudio train demo-corpus DIR`")
-    policy = load_policy(config.model.model_name_or_path, config.output_dir, config.device, config.model.dtype,
-                         judge.max_audio_seconds)
+    policy = load_policy(config.model_path, config.output_dir, config.device, config.dtype, judge.max_audio_seconds)
     model = policy.model
     freeze_unused(model, judge.train_audio_tower or config.model.use_peft)
     lora = peft_config(config)
