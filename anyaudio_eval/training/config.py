@@ -371,7 +371,7 @@ def stage_parser(stage: Stage) -> Any:
 def _check(config: StageConfig[Any, Any]) -> None:
     from trl import ModelConfig
 
-    config.model_path  # noqa: B018 - raises if unset
+    _ = config.model_path  # raises if unset
     defaults = ModelConfig()
     for name in UNREAD_MODEL_FIELDS:
         if getattr(config.model, name) != getattr(defaults, name):
