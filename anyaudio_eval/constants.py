@@ -19,3 +19,10 @@ SUBSET_DOMAIN: dict[str, str] = {
     "music_gen": "music",
     "mix": "mix",
 }
+
+# GRPO reward terms (training/rewards.py), in the order TRL's `reward_weights` list follows; also the names TRL logs
+# them under (`rewards/<term>/mean`) and the keys of a config's `reward_weights` mapping.
+REWARD_FORMAT = "format"  # every item answered exactly once, in the answer-list format
+REWARD_DECISION = "decision"  # the overall match decision read from the items is right
+REWARD_ITEMS = "items"  # balanced accuracy over the items
+REWARD_TERMS: tuple[str, ...] = (REWARD_FORMAT, REWARD_DECISION, REWARD_ITEMS)

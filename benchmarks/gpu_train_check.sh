@@ -126,11 +126,12 @@ torch.cuda.empty_cache()
 from anyaudio_eval.training.config import load_config
 from anyaudio_eval.training.grpo import run_grpo
 
-settings = load_config("grpo", overrides={
-    "preset": "cpu", "model": str(ckpt), "train_file": str(corpus_file), "output_dir": str(OUT / "grpo"),
-    "device": "cuda", "dtype": "float32", "use_vllm": True, "vllm_mode": "colocate", "batch_size": 4,
-    "num_generations": 4, "max_completion_length": 32, "max_steps": 1, "progress": False,
-    "vllm_gpu_memory_utilization": 0.25, "vllm_max_model_length": 4096, "resume": "never"})
+settings = load_config("grpo", [
+    "--preset", "cpu", "--model_name_or_path", str(ckpt), "--train_file", str(corpus_file),
+    "--output_dir", str(OUT / "grpo"), "--dtype", "float32", "--use_vllm", "--vllm_mode", "colocate",
+    "--per_device_train_batch_size", "4", "--num_generations", "4", "--max_completion_length", "32",
+    "--max_steps", "1", "--progress", "false", "--vllm_gpu_memory_utilization", "0.25",
+    "--vllm_max_model_length", "4096", "--resume_from_checkpoint", "never"])
 t = time.time()
 try:
     result = run_grpo(settings)

@@ -337,12 +337,12 @@ def test_instruct_and_reward_take_the_protocol(standin, tmp_path):
 
 
 def test_training_prompts_follow_the_protocol(standin, tmp_path):
-    from anyaudio_eval.training.config import TrainSettings
+    from anyaudio_eval.training.config import CorpusArguments
     from anyaudio_eval.training.data import build_tiny_corpus, load_stage_corpus
 
     root, sha, _ = standin
     corpus_file = build_tiny_corpus(tmp_path / "corpus", n=2)
-    settings = TrainSettings(train_file=str(corpus_file), protocol="reference", reference=str(root))
+    settings = CorpusArguments(train_file=str(corpus_file), protocol="reference", reference=str(root))
     with pytest.raises(ref.ReferenceError, match="not the pinned reference"):  # the stand-in is not pinned
         load_stage_corpus(settings, "sft", "")
     import anyaudio_eval.rubric.reference as reference_module
@@ -356,7 +356,7 @@ def test_training_prompts_follow_the_protocol(standin, tmp_path):
     sample = corpus.samples[0]
     assert sample.system_prompt().startswith("You are a test listener. Answer with a JSON array")
     assert sample.user_prompt().startswith(f"Answer these {len(sample.items)} checks:")
-    plain = load_stage_corpus(TrainSettings(train_file=str(corpus_file)), "sft", "").samples[0]
+    plain = load_stage_corpus(CorpusArguments(train_file=str(corpus_file)), "sft", "").samples[0]
     assert plain.system_prompt() == get_protocol("anyaudio", plain.language).judge_system("generate")
 
 

@@ -116,20 +116,72 @@ def test_reward_weights_are_configurable_and_trl_adapters_log_yes_rates():
 
 
 def test_paper_presets_and_yaml_overrides(tmp_path):
-    g = load_config("grpo", overrides={"preset": "paper"})
-    assert (g.lora.enabled, g.lora.r, g.lora.alpha, g.num_generations, g.batch_size, g.learning_rate, g.epochs) == (
+    g = load_config("grpo", ["--preset", "paper"])
+    assert (g.model.use_peft, g.model.lora_r, g.model.lora_alpha, g.training.num_generations,
+            g.training.per_device_train_batch_size, g.training.learning_rate, g.training.num_train_epochs) == (
         True, 16, 32, 8, 8, 5e-6, 1.0)
     assert g.reward_weights == {"format": 0.1, "decision": 0.2, "items": 0.7}
-    s = load_config("sft", overrides={"preset": "paper"})
-    assert (s.epochs, s.learning_rate, s.batch_size, s.lora.enabled) == (1.0, 1e-5, 4, False)
-    assert load_config("mine", overrides={"preset": "paper"}).rollouts == 4
+    s = load_config("sft", ["--preset", "paper"])
+    assert (s.training.num_train_epochs, s.training.learning_rate, s.training.per_device_train_batch_size,
+            s.model.use_peft) == (1.0, 1e-5, 4, False)
+    assert load_config("mine", ["--preset", "paper"]).judge.rollouts == 4
     f = tmp_path / "grpo.yaml"
-    f.write_text("preset: paper\nlearning_rate: 1.0e-6\nlora: {r: 8}\n")
-    g = load_config("grpo", f, {"batch_size": 16})
-    assert (g.learning_rate, g.lora.r, g.lora.alpha, g.batch_size) == (1e-6, 8, 32, 16)
+    f.write_text("preset: paper\nlearning_rate: 1.0e-6\nlora_r: 8\n")
+    g = load_config("grpo", ["--config", str(f), "--per_device_train_batch_size", "16"])
+    assert (g.training.learning_rate, g.model.lora_r, g.model.lora_alpha, g.training.per_device_train_batch_size) == (
+        1e-6, 8, 32, 16)
     f.write_text("learning_rat: 1\n")
     with pytest.raises(ConfigError, match="learning_rat"):
-        load_config("grpo", f)
+        load_config("grpo", ["--config", str(f)])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("learning_rate: fast\n", "learning_rate: 'fast' is not a valid float"),
+    ("per_device_train_batch_size: 2.5\n", "per_device_train_batch_size: 2.5 is not a valid int"),
+    ("lr_scheduler_type: sometimes\n", "lr_scheduler_type: 'sometimes' is not one of linear"),
+    ("use_peft: [true]\n", "use_peft takes one value"),
+    ("reward_weights: {format: 1, style: 1}\n", "unknown reward term(s) ['style']"),
+    ("reward_weights: [1, 2]\n", "2 weight(s) for the 3 reward terms"),
+    ("load_in_4bit: true\n", "load_in_4bit: not supported"),
+    ("- a list\n", "must contain a YAML mapping"),
+])
+def test_a_wrong_type_or_unknown_key_is_a_config_error_naming_the_key(tmp_path, text, message):
+    f = tmp_path / "grpo.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config("grpo", ["--config", str(f)])
+    assert message in str(error.value)
+
+
+def test_yaml_values_are_typed_like_flags_and_flags_win(tmp_path):
+    f = tmp_path / "grpo.yaml"
+    f.write_text("learning_rate: 1e-5\nmax_steps: '3'\nreward_weights: {format: 1, items: 0.5}\n"
+                 "lora_target_modules: [q_proj, v_proj]\nuse_peft: false\n")
+    g = load_config("grpo", ["--config", str(f), "--max-steps", "5"])
+    assert g.training.learning_rate == 1e-5 and isinstance(g.training.learning_rate, float)  # PyYAML: a string
+    assert g.training.max_steps == 5  # the flag overrides the file
+    assert g.reward_weights == {"format": 1.0, "decision": 0.0, "items": 0.5}  # a term left out weighs 0
+    assert g.model.lora_target_modules == ["q_proj", "v_proj"] and g.model.use_peft is False
+    with pytest.raises(ConfigError, match="--learning_rate"):
+        load_config("sft", ["--learning_rate", "fast"])
+    with pytest.raises(ConfigError, match="unknown argument"):
+        load_config("sft", ["--learning_rat", "1"])
+
+
+def test_reward_term_names_are_the_constants():
+    from anyaudio_eval.constants import REWARD_TERMS
+
+    assert [f.__name__ for f in rewards.trl_reward_functions()] == list(REWARD_TERMS)
+    assert tuple(rewards.DEFAULT_WEIGHTS) == REWARD_TERMS
+    assert load_config("grpo").training.reward_weights == [rewards.DEFAULT_WEIGHTS[t] for t in REWARD_TERMS]
+
+
+def test_the_trl_methods_audio_grpo_overrides_keep_the_signatures_it_was_written_for():
+    pytest.importorskip("trl")
+    from anyaudio_eval.training.grpo import trl_signature_drift
+
+    drift = trl_signature_drift()
+    assert not drift, "\n".join(drift)
 
 
 # -- mining ----------------------------------------------------------------------------------------
@@ -168,8 +220,8 @@ def test_mining_keeps_exactly_the_samples_not_always_right(tmp_path):
 def test_run_mine_writes_the_mined_set_and_its_statistics(corpus_file, tmp_path):
     from anyaudio_eval.training.mining import run_mine
 
-    settings = load_config("mine", overrides={"train_file": str(corpus_file), "output_dir": str(tmp_path),
-                                              "rollouts": 2, "progress": False})
+    settings = load_config("mine", ["--train_file", str(corpus_file), "--output_dir", str(tmp_path),
+                                    "--rollouts", "2", "--progress", "false"])
     result = run_mine(settings, sampler=lambda batch, k: [[s.target()] * (k - 1) + ["?"] for s in batch])
     assert result.stats["kept"] == 8 and result.stats["n_right_histogram"]["1"] == 8
     again = load_corpus(result.output_file)  # the mined set is a corpus again (absolute audio paths)
@@ -250,10 +302,10 @@ def test_weight_names_map_to_the_saved_full_omni_layout(omni_policies, tmp_path,
 
     from peft import get_peft_model
 
-    from anyaudio_eval.training.config import LoraSettings
-    from anyaudio_eval.training.modeling import lora_config
+    from anyaudio_eval.training.config import load_config, peft_config
 
-    for model in (policy.model, get_peft_model(copy.deepcopy(policy.model), lora_config(LoraSettings(r=2)))):
+    lora = peft_config(load_config("sft", ["--use_peft", "--lora_r", "2"]))
+    for model in (policy.model, get_peft_model(copy.deepcopy(policy.model), lora)):
         gen = object.__new__(VLLMGeneration)
         gen.model = model
         gen._dist = SimpleNamespace(is_fsdp=False, gather_params=lambda params: nullcontext())

@@ -48,7 +48,7 @@ def test_two_processes_train_like_one_on_the_same_global_batch(tmp_path):
     config = tmp_path / "sft.yaml"
     # Two steps of 4 samples: the second step's loss depends on the first update, so it checks the all-reduce.
     config.write_text(
-        f"preset: cpu\nmodel: {base}\ntrain_file: {corpus}\ndevice: cpu\nprogress: false\nmax_steps: 2\n"
+        f"preset: cpu\nmodel_name_or_path: {base}\ntrain_file: {corpus}\nuse_cpu: true\nprogress: false\nmax_steps: 2\n"
         "save_steps: 2\nlogging_steps: 1\nlearning_rate: 0.001\nseed: 0\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
@@ -56,12 +56,12 @@ def test_two_processes_train_like_one_on_the_same_global_batch(tmp_path):
     train = [sys.executable, "-m", "anyaudio_eval.cli", "train", "sft", "--config", str(config)]
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
 
-    one = subprocess.run([*train, "--output-dir", str(tmp_path / "one"), "--batch-size", "4"], env=env,
+    one = subprocess.run([*train, "--output-dir", str(tmp_path / "one"), "--per-device-train-batch-size", "4"], env=env,
                          capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-3000:]
     two = subprocess.run(
         [accelerate, "launch", "--config_file", accelerate_config_path("cpu"), "--num_processes", "2", *train[1:],
-         "--output-dir", str(tmp_path / "two"), "--batch-size", "2"],
+         "--output-dir", str(tmp_path / "two"), "--per-device-train-batch-size", "2"],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert two.returncode == 0, two.stderr[-3000:]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 pytest.importorskip("trl")
 
@@ -37,17 +38,22 @@ def bases(base, tmp_path_factory):
     return {"omni": base, "omni3": str(resolve_model("tiny:omni3", tmp_path_factory.mktemp("base3")))}
 
 
+def _argv(settings):
+    return [item for key, value in settings.items() for item in (f"--{key}", str(value))]
+
+
 def _sft(corpus_file, base, out, **overrides):
-    settings = {"preset": "cpu", "model": base, "train_file": str(corpus_file), "output_dir": str(out),
-                "device": "cpu", "progress": False, **overrides}
-    return load_config("sft", overrides=settings)
+    settings = {"preset": "cpu", "model_name_or_path": base, "train_file": str(corpus_file), "output_dir": str(out),
+                "use_cpu": True, "progress": False, **overrides}
+    return load_config("sft", _argv(settings))
 
 
 @pytest.mark.parametrize(("family", "exported_type"), [("omni", "qwen2_5_omni"), ("omni3", "qwen3_omni_moe")])
 def test_sft_lowers_the_loss_on_a_repeated_batch(corpus_file, bases, tmp_path, family, exported_type):
     from anyaudio_eval.training.sft import run_sft
 
-    result = run_sft(_sft(corpus_file, bases[family], tmp_path, limit=2, batch_size=2, max_steps=6, save_steps=100))
+    result = run_sft(_sft(corpus_file, bases[family], tmp_path, limit=2, per_device_train_batch_size=2, max_steps=6,
+                          save_steps=100))
     losses = result.losses
     assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses
     # the exported model is what the audiollm/ provider and vLLM load (the full Omni layout)
@@ -83,6 +89,29 @@ def test_an_interrupted_run_resumes_from_its_last_complete_checkpoint(corpus_fil
     assert (tmp_path / "final" / "model.safetensors").is_file()
 
 
+def test_a_yaml_learning_rate_trains_as_a_float_and_a_flag_overrides_the_file(corpus_file, base, tmp_path):
+    from transformers import TrainerCallback
+
+    from anyaudio_eval.training.sft import run_sft
+
+    cfg = tmp_path / "sft.yaml"
+    cfg.write_text(f"preset: cpu\nmodel_name_or_path: {base}\ntrain_file: {corpus_file}\nuse_cpu: true\n"
+                   "progress: false\nlearning_rate: 1e-5\nlr_scheduler_type: constant\nmax_steps: 8\n")
+    assert yaml.safe_load(cfg.read_text())["learning_rate"] == "1e-5"  # what PyYAML alone makes of it
+
+    class Seen(TrainerCallback):
+        rates: list = []
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.rates.append(args.learning_rate)
+
+    config = load_config("sft", ["--config", str(cfg), "--output_dir", str(tmp_path / "out"), "--max_steps", "2"])
+    result = run_sft(config, callbacks=[Seen()])
+    assert Seen.rates == [1e-5] and type(Seen.rates[0]) is float  # the trainer's args
+    assert result.global_step == 2  # the flag, not the file's 8
+    assert [row["learning_rate"] for row in result.log_history if "loss" in row] == [1e-5, 1e-5]
+
+
 @pytest.mark.parametrize("family", ["omni", "omni3"])
 def test_grpo_step_feeds_audio_to_every_forward_and_trains_the_audio_encoder(corpus_file, bases, tmp_path, family):
     from anyaudio_eval.training.grpo import build_trainer
@@ -90,10 +119,11 @@ def test_grpo_step_feeds_audio_to_every_forward_and_trains_the_audio_encoder(cor
     from anyaudio_eval.training.rewards import completion_text
 
     base = bases[family]
-    settings = load_config("grpo", overrides={"preset": "cpu", "model": base, "train_file": str(corpus_file),
-                                              "output_dir": str(tmp_path), "device": "cpu", "progress": False,
-                                              "batch_size": 4, "num_generations": 4, "max_completion_length": 8,
-                                              "max_steps": 1, "learning_rate": 1e-3, "save_steps": 100})
+    settings = load_config("grpo", _argv({"preset": "cpu", "model_name_or_path": base, "train_file": str(corpus_file),
+                                          "output_dir": str(tmp_path), "use_cpu": True, "progress": False,
+                                          "per_device_train_batch_size": 4, "num_generations": 4,
+                                          "max_completion_length": 8, "max_steps": 1, "learning_rate": 1e-3,
+                                          "save_steps": 100}))
     policy = load_policy(base, tmp_path, device="cpu")
     samples = load_corpus(corpus_file).samples
     trainer = build_trainer(settings, policy, samples)
@@ -131,10 +161,11 @@ def test_cli_sft_then_grpo_end_to_end_and_the_bench_task_judges_the_result(corpu
     from anyaudio_eval.tasks.bench import bench
     from anyaudio_eval.training.cli import main
 
-    common = ["--preset", "cpu", "--device", "cpu", "--no-progress", "--train-file", str(corpus_file)]
-    assert main(["train", "sft", "--model", base, "--output-dir", str(tmp_path / "sft"), "--max-steps", "2"] + common) == 0
+    common = ["--preset", "cpu", "--use-cpu", "--no-progress", "--train-file", str(corpus_file)]
+    assert main(["train", "sft", "--model-name-or-path", base, "--output-dir", str(tmp_path / "sft"), "--max-steps",
+                 "2"] + common) == 0
     cfg = tmp_path / "grpo.yaml"
-    cfg.write_text(f"preset: cpu\nmodel: {tmp_path / 'sft' / 'final'}\nmax_completion_length: 8\n"
+    cfg.write_text(f"preset: cpu\nmodel_name_or_path: {tmp_path / 'sft' / 'final'}\nmax_completion_length: 8\n"
                    "reward_weights: {format: 0.1, decision: 0.2, items: 0.7}\n")
     assert main(["train", "grpo", "--config", str(cfg), "--output-dir", str(tmp_path / "grpo"), "--max-steps", "1"]
                 + common) == 0

@@ -4,7 +4,7 @@ Modules (heavy imports such as torch, transformers and trl stay inside them):
 
 - `data`      corpus format and loader (also bench-format rows), the generate-mode training target,
               a generated tiny corpus for tests and smoke runs;
-- `config`    configuration dataclasses and the paper presets, read from YAML/JSON;
+- `config`    the stages' settings: TRL's and transformers' own configs plus ours, parsed from YAML and flags;
 - `modeling`  load a policy from a checkpoint (or a tiny random model), LoRA, export in the layout the
               local `audiollm/` provider and vLLM load;
 - `collate`   prompt encoding shared with the local provider, the SFT collator;

@@ -37,7 +37,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
@@ -47,6 +47,9 @@ from anyaudio_eval.constants import SAMPLE_RATE
 from anyaudio_eval.rubric.decompose import SUBSET_DOMAIN as _SUBSET_DOMAIN
 from anyaudio_eval.rubric.prompts import DOMAINS, PROMPT_LANGUAGES
 from anyaudio_eval.rubric.protocol import Protocol, default_protocol, get_protocol
+
+if TYPE_CHECKING:
+    from anyaudio_eval.training.config import CorpusArguments
 
 Domain = Literal["speech", "sound", "music", "mix"]
 
@@ -346,16 +349,15 @@ def build_tiny_corpus(
     return write_corpus(samples, directory / "corpus.jsonl")
 
 
-def load_stage_corpus(settings: Any, stage: str, hint: str) -> Corpus:
+def load_stage_corpus(settings: CorpusArguments, stage: str, hint: str) -> Corpus:
     """The corpus a training stage reads from `settings.train_file`, with its skipped rows logged."""
     if not settings.train_file:
         raise ValueError(f"{stage} needs train_file ({hint})")
     corpus = load_corpus(settings.train_file, language=settings.language, limit=settings.limit)
     for uuid, reason in corpus.skipped:
         logging.getLogger(__name__).warning("corpus row %s skipped: %s", uuid, reason)
-    name = getattr(settings, "protocol", "anyaudio")
-    if name != "anyaudio":  # the reference prompts are Chinese only; anyaudio follows each row's language
-        protocol = get_protocol(name, reference=getattr(settings, "reference", None))
+    if settings.protocol != "anyaudio":  # the reference prompts are Chinese only; anyaudio follows each row's language
+        protocol = get_protocol(settings.protocol, reference=settings.reference)
         for sample in corpus.samples:
             sample._protocol = protocol
     return corpus

@@ -18,21 +18,68 @@ label (overall gold), uuid, domain.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from trl import GRPOTrainer
 from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 from anyaudio_eval.training import vllm_bridge
-from anyaudio_eval.training.config import GRPOSettings
+from anyaudio_eval.training.config import ConfigError, GRPOStageConfig, peft_config
 from anyaudio_eval.training.data import TrainSample
 from anyaudio_eval.training.modeling import Policy
 
+if TYPE_CHECKING:
+    from anyaudio_eval.training.sft import TrainResult
+
 logger = logging.getLogger(__name__)
 AUDIO_KEYS = ("input_features", "feature_attention_mask")
+
+# The TRL methods AudioGRPOTrainer overrides or wraps, with the parameters (names, kinds, defaults) of the TRL
+# version it was written for. `trl_signature_drift()` compares the installed TRL against them (tests run it), so a
+# TRL upgrade that changes one fails loudly instead of silently bypassing the audio path.
+TRL_WRITTEN_FOR = "1.16.0"
+TRL_OVERRIDDEN: dict[str, str] = {
+    "GRPOTrainer._generate_and_score_completions": "(self, inputs)",
+    "GRPOTrainer._tokenize_prompts": "(self, prompts)",
+    "GRPOTrainer._generate_single_turn": "(self, prompt_ids, images, multimodal_fields, num_generations, "
+                                         "has_tool_images=False)",
+    "GRPOTrainer._compute_loss": "(self, model, inputs)",
+    "GRPOTrainer._get_per_token_logps_and_entropies": (
+        "(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False, "
+        "compute_aux_loss=False, pixel_values=None, image_grid_thw=None, num_images=None, pixel_attention_mask=None, "
+        "spatial_shapes=None, num_tiles=None, image_sizes=None, token_type_ids=None, mm_token_type_ids=None, "
+        "image_position_ids=None)"
+    ),  # the image arguments are taken and ignored (`**_image_kwargs`): the judge has audio only
+    "VLLMGeneration._fix_param_name_to_vllm": "(self, name, extra_prefixes=None)",  # wrapped (vllm_bridge)
+    "VLLMGeneration._iter_named_params": "(self)",  # wrapped (vllm_bridge)
+    "VLLMGeneration.sync_weights": "(self)",
+}
+
+
+def parameters_text(function: Any) -> str:
+    """A function's parameters as `(a, b=1, *args, **kw)`: names, kinds and defaults, without annotations."""
+    params = inspect.signature(function).parameters.values()
+    return str(inspect.Signature([p.replace(annotation=inspect.Parameter.empty) for p in params]))
+
+
+def trl_signature_drift() -> list[str]:
+    """One line per overridden TRL method whose parameters differ from `TRL_OVERRIDDEN` (or that is gone)."""
+    import trl
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    owners = {"GRPOTrainer": GRPOTrainer, "VLLMGeneration": VLLMGeneration}
+    drift = []
+    for qualified, expected in TRL_OVERRIDDEN.items():
+        owner, name = qualified.split(".")
+        method = getattr(owners[owner], name, None)
+        actual = "missing" if method is None else parameters_text(method)
+        if actual != expected:
+            drift.append(f"TRL {trl.__version__} {qualified}{actual if method else ' is gone'}; AudioGRPOTrainer "
+                         f"was written for {qualified}{expected} (TRL {TRL_WRITTEN_FOR}): review its override")
+    return drift
 
 
 def grpo_rows(samples: list[TrainSample]) -> list[dict[str, Any]]:
@@ -172,69 +219,45 @@ class AudioGRPOTrainer(GRPOTrainer):
         return logps, entropies, aux
 
 
-def grpo_arguments(settings: GRPOSettings, policy: Policy) -> Any:
-    from trl import GRPOConfig
-
-    from anyaudio_eval.training.sft import training_arguments
-
-    weights = settings.reward_weights
-    extra: dict[str, Any] = {
-        "num_generations": settings.num_generations,
-        "max_completion_length": settings.max_completion_length,
-        "temperature": settings.temperature,
-        "top_p": settings.top_p,
-        "beta": settings.beta,
-        "loss_type": settings.loss_type,
-        "scale_rewards": settings.scale_rewards,
-        "mask_truncated_completions": settings.mask_truncated_completions,
-        "reward_weights": [float(weights.get(k, 0.0)) for k in ("format", "decision", "items")],
-        "generation_kwargs": {"suppress_tokens": policy.special_ids()},
-        "use_vllm": settings.use_vllm,
-    }
-    if settings.use_vllm:
-        extra.update(
-            vllm_mode=settings.vllm_mode,
-            vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
-            vllm_max_model_length=settings.vllm_max_model_length,
-            vllm_tensor_parallel_size=settings.vllm_tensor_parallel_size,
-        )
-    return training_arguments(settings, cls=GRPOConfig, **extra)
-
-
-def build_trainer(settings: GRPOSettings, policy: Policy, samples: list[TrainSample],
+def build_trainer(config: GRPOStageConfig, policy: Policy, samples: list[TrainSample],
                   callbacks: list[Any] | None = None) -> AudioGRPOTrainer:
+    """The trainer for `config`; its `training` (TRL's GRPOConfig) gets the policy's special ids suppressed in
+    generation, beside any `generation_kwargs` it has."""
     from datasets import Dataset
     from peft import get_peft_model
 
-    from anyaudio_eval.training.modeling import freeze_unused, lora_config
+    from anyaudio_eval.training.modeling import freeze_unused
     from anyaudio_eval.training.rewards import trl_reward_functions
     from anyaudio_eval.training.sft import progress_callbacks
 
-    unknown = set(settings.reward_weights) - {"format", "decision", "items"}
-    if unknown:
-        raise ValueError(f"unknown reward term(s) {sorted(unknown)}; the terms are format, decision, items")
+    args = config.training
+    extra = args.generation_kwargs or {}  # GRPOConfig has parsed a JSON string into a mapping
+    if not isinstance(extra, dict):
+        raise ConfigError(f"generation_kwargs: a mapping, not {extra!r}")
+    args.generation_kwargs = {**extra, "suppress_tokens": policy.special_ids()}
     model = policy.model
-    freeze_unused(model, settings.train_audio_tower)
-    if settings.lora.enabled:
-        model = get_peft_model(model, lora_config(settings.lora))
+    freeze_unused(model, config.judge.train_audio_tower)
+    lora = peft_config(config)
+    if lora is not None:
+        model = get_peft_model(model, lora)
     return AudioGRPOTrainer(
         model=model,
-        reward_funcs=trl_reward_functions(settings.decision_threshold),
-        args=grpo_arguments(settings, policy),
+        reward_funcs=trl_reward_functions(config.judge.decision_threshold),
+        args=args,
         train_dataset=Dataset.from_list(grpo_rows(samples)),
         processing_class=policy.tokenizer,
-        callbacks=progress_callbacks(settings) + list(callbacks or []),
+        callbacks=progress_callbacks(config) + list(callbacks or []),
         policy=policy,
     )
 
 
-def run_grpo(settings: GRPOSettings, callbacks: list[Any] | None = None) -> Any:
+def run_grpo(config: GRPOStageConfig, callbacks: list[Any] | None = None) -> TrainResult:
     from anyaudio_eval.training.data import load_stage_corpus
     from anyaudio_eval.training.modeling import load_policy
     from anyaudio_eval.training.sft import train_and_export
 
-    corpus = load_stage_corpus(settings, "grpo", "the mined set from `anyaudio train mine`, or any corpus")
-    out = Path(settings.output_dir)
-    policy = load_policy(settings.model, out, settings.device, settings.dtype, settings.max_audio_seconds)
-    trainer = build_trainer(settings, policy, corpus.samples, callbacks)
-    return train_and_export(trainer, policy, settings, "grpo", corpus)
+    judge = config.judge
+    corpus = load_stage_corpus(judge, "grpo", "the mined set from `anyaudio train mine`, or any corpus")
+    policy = load_policy(config.model_path, config.output_dir, config.device, config.dtype, judge.max_audio_seconds)
+    trainer = build_trainer(config, policy, corpus.samples, callbacks)
+    return train_and_export(trainer, policy, config, corpus)

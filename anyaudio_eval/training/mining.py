@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from anyaudio_eval.training.config import MineSettings, to_dict
+from anyaudio_eval.training.config import MineArguments, MineStageConfig
 from anyaudio_eval.training.data import TrainSample, load_stage_corpus, write_corpus
-from anyaudio_eval.training.rewards import is_right, judge_reward
+from anyaudio_eval.training.rewards import DEFAULT_THRESHOLD, is_right, judge_reward
 
 
 class Sampler(Protocol):
@@ -34,7 +34,7 @@ class MineResult:
     output_file: Path | None
 
 
-def hf_sampler(policy: Any, settings: MineSettings) -> Sampler:
+def hf_sampler(policy: Any, settings: MineArguments) -> Sampler:
     """Sampled rollouts from a transformers model (the same request encoding as the provider)."""
     import torch
 
@@ -76,7 +76,7 @@ def mine(
     sampler: Sampler,
     k: int = 4,
     criterion: str = "decision",
-    threshold: float = 0.8,
+    threshold: float = DEFAULT_THRESHOLD,
     batch_size: int = 4,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[TrainSample], list[dict[str, Any]], dict[str, Any]]:
@@ -118,14 +118,15 @@ def mine(
     return kept, records, stats
 
 
-def run_mine(settings: MineSettings, sampler: Sampler | None = None) -> MineResult:
-    out_dir = Path(settings.output_dir)
+def run_mine(config: MineStageConfig, sampler: Sampler | None = None) -> MineResult:
+    settings = config.judge
+    out_dir = Path(config.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus = load_stage_corpus(settings, "mine", "the SFT corpus")
     if sampler is None:
         from anyaudio_eval.training.modeling import load_policy
 
-        policy = load_policy(settings.model, out_dir, settings.device, settings.dtype, settings.max_audio_seconds)
+        policy = load_policy(config.model_path, out_dir, config.device, config.dtype, settings.max_audio_seconds)
         sampler = hf_sampler(policy, settings)
     progress_cm: Any = None
     advance: Callable[[int], None] | None = None
@@ -145,8 +146,8 @@ def run_mine(settings: MineSettings, sampler: Sampler | None = None) -> MineResu
     finally:
         if progress_cm is not None:
             progress_cm.stop()
-    stats.update({"source": corpus.source, "skipped_rows": len(corpus.skipped), "model": settings.model,
-                  "settings": to_dict(settings)})
+    stats.update({"source": corpus.source, "skipped_rows": len(corpus.skipped),
+                  "model": config.model.model_name_or_path, "settings": config.to_dict()})
     output = Path(settings.output_file) if settings.output_file else out_dir / "mined.jsonl"
     write_corpus(kept, output)
     with (output.parent / (output.stem + "_rollouts.jsonl")).open("w", encoding="utf-8") as f:

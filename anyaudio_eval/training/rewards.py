@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from anyaudio_eval.constants import REWARD_DECISION, REWARD_FORMAT, REWARD_ITEMS, REWARD_TERMS
 from anyaudio_eval.rubric.parsing import parse_answer_list
 
-DEFAULT_WEIGHTS = {"format": 0.1, "decision": 0.2, "items": 0.7}
-DEFAULT_THRESHOLD = 0.8
+DEFAULT_WEIGHTS: dict[str, float] = {REWARD_FORMAT: 0.1, REWARD_DECISION: 0.2, REWARD_ITEMS: 0.7}  # the paper's
+DEFAULT_THRESHOLD = 0.8  # the release's generate-mode threshold
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,9 @@ def judge_reward(
     """The weighted total for one completion (what GRPO optimises, before group normalisation)."""
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     return (
-        w["format"] * format_reward(text, gold)
-        + w["decision"] * decision_reward(text, gold, label, threshold)
-        + w["items"] * item_reward(text, gold)
+        w[REWARD_FORMAT] * format_reward(text, gold)
+        + w[REWARD_DECISION] * decision_reward(text, gold, label, threshold)
+        + w[REWARD_ITEMS] * item_reward(text, gold)
     )
 
 
@@ -126,7 +127,8 @@ def is_right(text: str, gold: Sequence[str], label: str | None = None, criterion
 
 
 def trl_reward_functions(threshold: float = DEFAULT_THRESHOLD) -> list[Callable[..., list[float]]]:
-    """[format, decision, items] with TRL's signature f(prompts, completions, **columns) -> list[float].
+    """One function per term of `REWARD_TERMS` (in that order, named after it), with TRL's signature
+    f(prompts, completions, **columns) -> list[float].
 
     Needs the dataset columns `gold` (list of "yes"/"no" per item) and `label` (overall gold).
     """
@@ -155,7 +157,7 @@ def trl_reward_functions(threshold: float = DEFAULT_THRESHOLD) -> list[Callable[
                    **_: Any) -> list[float]:
         return [item_reward(completion_text(c), g) for c, g in zip(completions, gold, strict=True)]
 
-    format_term.__name__ = "format"
-    decision_term.__name__ = "decision"
-    items_term.__name__ = "items"
-    return [format_term, decision_term, items_term]
+    terms: dict[str, Callable[..., list[float]]] = {REWARD_FORMAT: format_term, REWARD_DECISION: decision_term, REWARD_ITEMS: items_term}
+    for name, term in terms.items():
+        term.__name__ = name  # TRL logs each reward as rewards/<__name__>/mean
+    return [terms[name] for name in REWARD_TERMS]

@@ -1,9 +1,10 @@
 """Supervised fine-tuning of the judge on generate-mode targets (`transformers.Trainer` + `SFTCollator`).
 
 TRL's `SFTTrainer` is not used: it has no audio collator and its fused LM head fails on the Omni thinker below
-transformers 5.21. Resuming: with `resume: auto` a rerun continues from the newest complete `checkpoint-N` in
-`output_dir` (model, optimizer, scheduler, RNG and data position). The final model is exported to
-`<output_dir>/final` in the layout the `audiollm/` provider and vLLM load.
+transformers 5.21, so the stage's training settings are transformers' `TrainingArguments` (TRL's `SFTConfig` would
+accept keys nothing reads). Resuming: with `resume_from_checkpoint: auto` (the default) a rerun continues from the
+newest complete `checkpoint-N` in `output_dir` (model, optimizer, scheduler, RNG and data position). The final model
+is exported to `<output_dir>/final` in the layout the `audiollm/` provider and vLLM load.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anyaudio_eval.training.config import SFTSettings, TrainSettings, to_dict
+from anyaudio_eval.training.config import JudgeTrainArguments, SFTStageConfig, StageConfig, peft_config
+
+if TYPE_CHECKING:
+    from anyaudio_eval.training.data import Corpus
+    from anyaudio_eval.training.modeling import Policy
 
 logger = logging.getLogger(__name__)
+TrainStageConfig = StageConfig[JudgeTrainArguments, Any]  # SFT's or GRPO's: what every training stage's tail reads
 
 
 @dataclass
@@ -32,131 +38,98 @@ class TrainResult:
         return [row["loss"] for row in self.log_history if "loss" in row]
 
 
-def training_arguments(settings: TrainSettings, cls: Any = None, **extra: Any) -> Any:
-    """TrainingArguments (or a subclass, e.g. TRL's GRPOConfig) from our settings."""
-    import torch
-    from transformers import TrainingArguments
-
-    cls = cls or TrainingArguments
-    on_gpu = settings.device != "cpu" and torch.cuda.is_available()
-    bf16 = on_gpu and torch.cuda.is_bf16_supported() and settings.dtype in ("auto", "bfloat16", "bf16")
-    return cls(
-        output_dir=settings.output_dir,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate,
-        num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
-        warmup_steps=settings.warmup,
-        weight_decay=settings.weight_decay,
-        lr_scheduler_type=settings.lr_scheduler_type,
-        gradient_checkpointing=settings.gradient_checkpointing,
-        logging_steps=settings.logging_steps,
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=settings.save_total_limit,
-        seed=settings.seed,
-        data_seed=settings.seed,
-        report_to=[],
-        use_cpu=not on_gpu,
-        bf16=bf16,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        disable_tqdm=settings.progress,  # replaced by the rich progress callback
-        **extra,
-    )
-
-
-def progress_callbacks(settings: TrainSettings) -> list[Any]:
-    if not settings.progress:
+def progress_callbacks(config: StageConfig[Any, Any]) -> list[Any]:
+    if not config.judge.progress:
         return []
     from trl.trainer.callbacks import RichProgressCallback
 
     return [RichProgressCallback()]
 
 
-def write_run_info(settings: Any, stage: str, extra: dict[str, Any]) -> None:
-    out = Path(settings.output_dir)
+def write_run_info(config: StageConfig[Any, Any], extra: dict[str, Any]) -> None:
+    out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stage}_config.json").write_text(
-        json.dumps({"stage": stage, "settings": to_dict(settings), **extra}, indent=2, default=str), encoding="utf-8"
+    (out / f"{config.stage}_config.json").write_text(
+        json.dumps({"stage": config.stage, "settings": config.to_dict(), **extra}, indent=2, default=str),
+        encoding="utf-8",
     )
 
 
-def run_sft(settings: SFTSettings, callbacks: list[Any] | None = None) -> TrainResult:
-    """Fine-tune `settings.model` on `settings.train_file`; returns where the final checkpoint is."""
+def run_sft(config: SFTStageConfig, callbacks: list[Any] | None = None) -> TrainResult:
+    """Fine-tune the stage's checkpoint on `config.judge.train_file`; returns where the final checkpoint is."""
     from peft import get_peft_model
     from transformers import Trainer
 
     from anyaudio_eval.training.collate import SFTCollator
     from anyaudio_eval.training.data import load_stage_corpus
-    from anyaudio_eval.training.modeling import freeze_unused, load_policy, lora_config
+    from anyaudio_eval.training.modeling import freeze_unused, load_policy
 
-    corpus = load_stage_corpus(settings, "sft", "a corpus JSONL/parquet; try `anyaudio train demo-corpus DIR`")
-    out = Path(settings.output_dir)
-    policy = load_policy(settings.model, out, settings.device, settings.dtype, settings.max_audio_seconds)
+    judge = config.judge
+    corpus = load_stage_corpus(judge, "sft", "a corpus JSONL/parquet; try `anyaudio train demo-corpus DIR`")
+    policy = load_policy(config.model_path, config.output_dir, config.device, config.dtype, judge.max_audio_seconds)
     model = policy.model
-    freeze_unused(model, settings.train_audio_tower or settings.lora.enabled)
-    if settings.lora.enabled:
-        model = get_peft_model(model, lora_config(settings.lora))
+    freeze_unused(model, judge.train_audio_tower or config.model.use_peft)
+    lora = peft_config(config)
+    if lora is not None:
+        model = get_peft_model(model, lora)
     trainer = Trainer(
         model=model,
-        args=training_arguments(settings),
+        args=config.training,
         train_dataset=corpus.samples,  # a list is a map-style dataset; the collator encodes
-        data_collator=SFTCollator(policy, shuffle_items=settings.shuffle_items, seed=settings.seed),
-        callbacks=progress_callbacks(settings) + list(callbacks or []),
+        data_collator=SFTCollator(policy, shuffle_items=judge.shuffle_items, seed=config.training.seed),
+        callbacks=progress_callbacks(config) + list(callbacks or []),
     )
-    return train_and_export(trainer, policy, settings, "sft", corpus)
+    return train_and_export(trainer, policy, config, corpus)
 
 
-def train_and_export(trainer: Any, policy: Any, settings: Any, stage: str, corpus: Any) -> TrainResult:
+def train_and_export(trainer: Any, policy: Policy, config: TrainStageConfig, corpus: Corpus) -> TrainResult:
     """Record the run, train (resuming from the newest complete checkpoint), export `final/`: every stage's tail.
 
     Under `accelerate launch` every process trains; only the main one writes the run record and the export."""
     from anyaudio_eval.training.modeling import resume_point, trainable_summary
 
-    out = Path(settings.output_dir)
-    resume = resume_point(out, settings.resume)
+    out = Path(config.output_dir)
+    resume = resume_point(out, config.training.resume_from_checkpoint or "never")
     main = trainer.is_world_process_zero()
     if main:
-        write_run_info(settings, stage, {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
+        write_run_info(config, {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
                                          "base": str(policy.path), "resumed_from": resume,
                                          "world_size": trainer.args.world_size})
     if resume:
-        logger.info("resuming %s from %s", stage, resume)
+        logger.info("resuming %s from %s", config.stage, resume)
     trainer.train(resume_from_checkpoint=resume)
-    final = export_final(trainer, policy, settings, stage)
+    final = export_final(trainer, policy, config)
     return TrainResult(out, final, trainer.state.global_step, resume, list(trainer.state.log_history))
 
 
-def export_final(trainer: Any, policy: Any, settings: Any, stage: str) -> Path:
+def export_final(trainer: Any, policy: Policy, config: TrainStageConfig) -> Path:
     """`<output_dir>/final` in the layout the provider and vLLM load. With FSDP or DeepSpeed ZeRO-3 the weights
     are sharded over the processes: the trainer first gathers them into one checkpoint (a collective call),
     which the main process loads onto the CPU and exports."""
     from anyaudio_eval.training.modeling import export_checkpoint
 
-    out = Path(settings.output_dir)
-    metadata = {"stage": stage, "global_step": trainer.state.global_step, "world_size": trainer.args.world_size}
+    out = Path(config.output_dir)
+    metadata = {"stage": config.stage, "global_step": trainer.state.global_step, "world_size": trainer.args.world_size}
     model = trainer.model
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
         gathered = out / "gathered"
         trainer.save_model(str(gathered))
-        model = _load_gathered(gathered, policy, settings) if trainer.is_world_process_zero() else None
+        model = _load_gathered(gathered, policy, config) if trainer.is_world_process_zero() else None
     if trainer.is_world_process_zero():
-        export_checkpoint(model, policy, out / "final", settings.export_layout, metadata=metadata)
+        export_checkpoint(model, policy, out / "final", config.judge.export_layout, metadata=metadata)
     trainer.accelerator.wait_for_everyone()
     return out / "final"
 
 
-def _load_gathered(gathered: Path, policy: Any, settings: Any) -> Any:
+def _load_gathered(gathered: Path, policy: Policy, config: TrainStageConfig) -> Any:
     """A fresh CPU copy of the base with the gathered weights (full fine-tune) or adapters (LoRA) applied."""
     import torch
 
     from anyaudio_eval.engine import load_checkpoint
 
-    dtype = torch.bfloat16 if settings.dtype in ("bfloat16", "bf16") else torch.float32
+    dtype = torch.bfloat16 if config.model.dtype == "bfloat16" else torch.float32
     _, model, _, _ = load_checkpoint(policy.path, dtype)
-    if settings.lora.enabled:
+    if config.model.use_peft:
         from peft import PeftModel
 
         return PeftModel.from_pretrained(model, str(gathered))
