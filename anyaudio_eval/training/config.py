@@ -123,7 +123,7 @@ _TRAIN_DEFAULTS: dict[str, Any] = {
     "bf16": None,  # auto: bf16 mixed precision on GPUs that have it with a bf16 or auto load dtype; never on CPU
     "resume_from_checkpoint": "auto",  # auto (newest complete checkpoint in output_dir) | never | <checkpoint dir>
     "model_name_or_path": "tiny:omni",  # a checkpoint directory, or tiny:omni / tiny:omni3 / tiny:qwen2_audio
-    "dtype": "auto",  # load dtype: bf16 on GPUs that have it, else fp32
+    "dtype": "auto",  # load dtype: auto keeps fp32 master weights (training.modeling.weights_dtype)
     "lora_target_modules": [LORA_TARGETS],
 }
 STAGE_DEFAULTS: dict[Stage, dict[str, Any]] = {
@@ -185,7 +185,7 @@ class StageConfig(Generic[JudgeT, TrainingT]):
 
     @property
     def dtype(self) -> str:
-        """The load dtype (`ModelConfig.dtype`): auto is bf16 on GPUs that have it, else fp32."""
+        """The load dtype (`ModelConfig.dtype`): auto keeps fp32 master weights, bf16 is mixed precision."""
         return self.model.dtype or "auto"
 
     @property

@@ -181,18 +181,6 @@ def freeze_unused(model: Any, train_audio_tower: bool = True) -> None:
             param.requires_grad_(False)
 
 
-def lora_config(settings: Any) -> Any:
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=settings.r,
-        lora_alpha=settings.alpha,
-        lora_dropout=settings.dropout,
-        target_modules=settings.target_modules,
-        task_type="CAUSAL_LM",
-    )
-
-
 def trainable_summary(model: Any) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
