@@ -241,6 +241,12 @@ def logged_items(meta: dict) -> list[dict]:
     return list(meta.get("epoch_items") or meta.get("items") or [])
 
 
+def logged_intelligibility(meta: dict) -> list[dict]:
+    """WER/CER measurements of a sample: every epoch's (`epoch_intelligibility`, set by the epoch reducer), else
+    the one, else none."""
+    return list(meta.get("epoch_intelligibility") or ([meta["intelligibility"]] if meta.get("intelligibility") else []))
+
+
 def hard_item_summary(metas: Sequence[dict]) -> dict[str, float]:
     """`hard_item_share`: parsed items that are a hard 0/1 read from text (no logprobs), among samples judged
     with `hard_answers=allow` in a mode that asks for a distribution. Empty when no sample allowed them."""
