@@ -133,8 +133,8 @@ def _judge_groups(summaries: Sequence[LogSummary]) -> dict[tuple[str, str], list
         info=lambda s: ShardedLog(s.path, s.shard, s.run, s.sample_ids),
     )
     groups: dict[tuple[str, str], list[LogSummary]] = {}
-    for (judge, protocol, _), logs in runs.items():  # type: ignore[misc]
-        groups.setdefault((judge, protocol), []).extend(logs)
+    for logs in runs.values():  # every log of a run has the run key's judge and protocol
+        groups.setdefault((logs[0].judge, logs[0].protocol), []).extend(logs)
     return groups
 
 

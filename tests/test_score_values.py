@@ -137,7 +137,8 @@ def _old_shaped(log: EvalLog, scorer: str, value_of) -> EvalLog:
 
 def test_logs_written_before_the_value_held_the_score_still_report(tmp_path, capsys):
     data = balanced_bench(tmp_path / "b", n_per_subset=4)
-    [log] = eval(bench(dataset=str(data)), model=scripted_judge(listening), log_dir=str(tmp_path / "new"), display="none")
+    judge = scripted_judge(listening)
+    [log] = eval(bench(dataset=str(data)), model=judge, log_dir=str(tmp_path / "new"), display="none")
     # The first bench logs: the value was the 0/1 correctness, the score only in the metadata.
     old = _old_shaped(log, "bench_alignment", lambda s: s.value["correct"])
     (tmp_path / "old").mkdir()
@@ -153,5 +154,6 @@ def test_logs_written_before_the_value_held_the_score_still_report(tmp_path, cap
     generated = two_epoch_instruct(tmp_path / "gen")
     old = _old_shaped(generated, "rubric_judge", lambda s: s.value["score"])
     write_eval_log(old, str(tmp_path / "old-instruct.eval"))
-    boards = [rank_generators([summarise_generator_log(p)]) for p in (generated.location, tmp_path / "old-instruct.eval")]
+    paths = (generated.location, tmp_path / "old-instruct.eval")
+    boards = [rank_generators([summarise_generator_log(p)]) for p in paths]
     assert leaderboard_tables(boards[0]) == leaderboard_tables(boards[1])

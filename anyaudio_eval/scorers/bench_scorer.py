@@ -156,7 +156,7 @@ def bench_alignment(threshold: float = 0.5) -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
         raw = state.store.get(RESULT_KEY)
-        context = {
+        context: dict[str, Any] = {
             **{k: meta[k] for k in ("pair", "role", "attack") if k in meta},
             "uuid": meta.get("uuid"),
             "label": meta.get("label"),
