@@ -18,6 +18,7 @@ from typing import Any
 from anyaudio_eval.plots import rank_failed_dimensions
 from anyaudio_eval.report import GENERATOR_SCORER, protocol_of
 from anyaudio_eval.scorers.agreement import Estimate, PairedComparison, mean_estimate, paired_comparison
+from anyaudio_eval.scorers.values import alignment_score, reduced_scores
 from anyaudio_eval.shards import ShardedLog, choose_runs, run_identity
 
 TOP_FAILED = 3
@@ -66,16 +67,15 @@ def summarise_generator_log(path: str | Path) -> GeneratorSummary:
         shard=meta.get("shard"),
         run=run_identity(log.eval.task, log.eval.task_args),
     )
-    for sample in log.samples or []:
-        score = (sample.scores or {}).get(GENERATOR_SCORER)
-        m = (score.metadata or {}) if score else {}
-        value = m.get("score")
-        if value is None or math.isnan(float(value)):
+    for sample_id, score in reduced_scores(log, GENERATOR_SCORER):  # one per sample, as the metrics saw it
+        value = alignment_score(score)
+        if score is None or value is None:
             summary.unscored += 1
-            summary.unscored_ids.add(str(sample.id))
+            summary.unscored_ids.add(sample_id)
             continue
-        summary.scores[str(sample.id)] = float(value)
-        summary.domains[str(sample.id)] = str(m.get("domain", "?"))
+        m = score.metadata or {}
+        summary.scores[sample_id] = value
+        summary.domains[sample_id] = str(m.get("domain", "?"))
         summary.metas.append(m)
     return summary
 

@@ -1,4 +1,5 @@
-"""Paper-style tables from finished logs: every number is recomputed from the logged per-sample scores."""
+"""Paper-style tables from finished logs: every number is recomputed from the logged per-sample scores (the
+epoch-reduced ones; `scorers.values` reads every score shape this project has written)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from anyaudio_eval.bench.schema import SUBSETS
-from anyaudio_eval.scorers.bench_scorer import record_from_metadata
+from anyaudio_eval.scorers.bench_scorer import record_of
 from anyaudio_eval.scorers.metrics import Record, accuracy, auroc, group_by, macro_accuracy
+from anyaudio_eval.scorers.values import reduced_scores
 from anyaudio_eval.shards import ShardedLog, choose_runs, run_identity
 
 SCORER = "bench_alignment"
@@ -73,10 +75,9 @@ def summarise_log(path: Path) -> LogSummary:
         shard=meta.get("shard"),
         run=run_identity(log.eval.task, log.eval.task_args),
     )
-    for sample in log.samples or []:
-        summary.sample_ids.add(str(sample.id))
-        score = (sample.scores or {}).get(SCORER)
-        record = record_from_metadata(score.metadata if score else None)
+    summary.sample_ids.update(str(sample.id) for sample in log.samples or [])
+    for _, score in reduced_scores(log, SCORER):  # one per sample, as the log's metrics saw it
+        record = record_of(score)
         if record is None:
             summary.unscored += 1
         else:
@@ -132,8 +133,8 @@ def _judge_groups(summaries: Sequence[LogSummary]) -> dict[tuple[str, str], list
         info=lambda s: ShardedLog(s.path, s.shard, s.run, s.sample_ids),
     )
     groups: dict[tuple[str, str], list[LogSummary]] = {}
-    for (judge, protocol, _), logs in runs.items():  # type: ignore[misc]
-        groups.setdefault((judge, protocol), []).extend(logs)
+    for logs in runs.values():  # every log of a run has the run key's judge and protocol
+        groups.setdefault((logs[0].judge, logs[0].protocol), []).extend(logs)
     return groups
 
 

@@ -153,7 +153,7 @@ def test_silent_partial_nan_clip_is_not_scored_through_files(tmp_path):
         display="none",
     )[0]
     scores = {s.id: s.scores["rubric_judge"] for s in log.samples}
-    assert scores["ok"].value == pytest.approx(0.9)
+    assert scores["ok"].value["score"] == pytest.approx(0.9)
     assert "non-finite" in scores["nan"].explanation and "100 of 16000" in scores["nan"].explanation
     assert log.results.scores[0].unscored_samples == 1
 

@@ -118,7 +118,7 @@ def test_files_generator_scores_and_missing_audio_is_unscored(tmp_path):
     )[0]
     assert log.status == "success", log.error
     scores = scores_of(log)
-    assert scores["a"].value == pytest.approx(0.9) and scores["b"].value == pytest.approx(0.2)
+    assert scores["a"].value["score"] == pytest.approx(0.9) and scores["b"].value["score"] == pytest.approx(0.2)
     assert "no clip for sample 'missing'" in scores["missing"].explanation
     metrics = {k: v.value for k, v in log.results.scores[0].metrics.items()}
     assert metrics["score_speech"] == pytest.approx(0.9) and metrics["score_sound"] == pytest.approx(0.2)
@@ -170,7 +170,7 @@ def test_command_generator_passes_metacharacters_verbatim(tmp_path):
     assert argv["--style"] == nasty and argv["--text"] == "hello there"
     assert not canary.exists()
     scores = scores_of(log)
-    assert scores["x"].value == pytest.approx(0.9)
+    assert scores["x"].value["score"] == pytest.approx(0.9)
     assert "exited with 3" in scores["y"].explanation and "model weights not found" in scores["y"].explanation
 
 
@@ -210,7 +210,7 @@ def test_user_task_uses_rubric_judge_in_two_lines(tmp_path):
     )
     log = eval(task, model=scripted_judge(listening), model_roles={"judge": scripted_judge(listening)}, display="none", log_dir=str(tmp_path / "logs"))[0]
     assert log.status == "success", log.error
-    assert log.samples[0].scores["rubric_judge"].value == pytest.approx(0.9)
+    assert log.samples[0].scores["rubric_judge"].value["score"] == pytest.approx(0.9)
 
 
 @pytest.mark.slow

@@ -328,7 +328,7 @@ def test_instruct_and_reward_take_the_protocol(standin, tmp_path):
     assert log.eval.metadata["protocol"] == "reference"
     assert seen == [standin_item_text("pitch", "Is there a steady tone?")]
     score = log.samples[0].scores["rubric_judge"]
-    assert score.metadata["protocol"] == "reference" and score.value == pytest.approx(0.9)
+    assert score.metadata["protocol"] == "reference" and score.value["score"] == pytest.approx(0.9)
 
     result = alignment_reward(clips / "a.wav", rubric=rows[0]["rubric"], judge=scripted_judge(judge),
                               protocol="reference", reference=str(root), reference_sha256=sha)  # fmt: skip

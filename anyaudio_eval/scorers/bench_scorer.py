@@ -1,4 +1,20 @@
-"""Scorer of the bench and probe tasks: was the judge's match decision right?"""
+"""Scorer of the bench and probe tasks: was the judge's match decision right?
+
+Every metric reads the alignment score from `Score.value` (`scorers.values`), and the row's label, subset, type
+and language from the score's metadata (Inspect keeps the first epoch's metadata through reduction, and those
+are the same in every epoch). They are our own metrics, not Inspect's `accuracy()` or `grouped()`, because:
+
+- accuracy, macro_accuracy, `acc_<subset>`, `acc_<type>` are the decision `score >= threshold` of the
+  epoch-reduced score against the label, at the run's threshold and at 0.8; `accuracy()` averages a value
+  (the mean of per-epoch `correct`, another number once there are several epochs);
+- `grouped()` names a group by its raw metadata value and raises on a sample without it, where ours are
+  identifiers (`metric_key`: an own-taxonomy dataset's "Field Recording" is `acc_field_recording`), sorted, and
+  the scorer also serves tasks whose samples have no subset; its `all="groups"` mean would follow the groups,
+  while the viewer's header shows accuracy, macro_accuracy and auroc first;
+- AUROC, ECE, balanced accuracy and the unparsed share have no Inspect metric;
+- stability, grounding, hard-answer and item-level metrics read per-epoch scores and item verdicts, which are
+  explanations kept in the metadata (`scorers.epochs`).
+"""
 
 from __future__ import annotations
 
@@ -26,19 +42,20 @@ from anyaudio_eval.scorers.metrics import (
     subset_summary,
     type_summary,
 )
+from anyaudio_eval.scorers.values import CORRECT_KEY, SCORE_KEY, alignment_score
 
 logger = logging.getLogger(__name__)
 
 
-def record_from_metadata(meta: dict[str, Any] | None) -> Record | None:
-    """The metric record of a scored sample (None for unscored ones)."""
-    if not meta or meta.get("score") is None:
+def record_of(score: Score | None) -> Record | None:
+    """The metric record of a scored sample, from a score of any logged shape (None for unscored ones): the
+    alignment score from `Score.value`, the row's label, subset, type and language from the metadata."""
+    value = alignment_score(score)
+    if score is None or value is None:
         return None
-    score = float(meta["score"])
-    if math.isnan(score):
-        return None
+    meta = score.metadata or {}
     return Record(
-        score=score,
+        score=value,
         label=str(meta.get("label", "")),
         subset=str(meta.get("subset", "")),
         type=str(meta.get("type", "")),
@@ -50,7 +67,7 @@ def record_from_metadata(meta: dict[str, Any] | None) -> Record | None:
 
 def _records(scores: list[SampleScore]) -> tuple[list[Record], float, list[dict[str, Any]]]:
     metas = [s.score.metadata or {} for s in scores]
-    records = [r for r in (record_from_metadata(m) for m in metas) if r is not None]
+    records = [r for r in (record_of(s.score) for s in scores) if r is not None]
     threshold = next((float(m["threshold"]) for m in metas if "threshold" in m), 0.5)
     return records, threshold, metas
 
@@ -134,12 +151,12 @@ def item_metrics() -> Metric:
 @scorer(metrics=[bench_metrics(), by_subset(), by_type()])
 def bench_alignment(threshold: float = 0.5) -> Scorer:
     """`{"correct": 1 when score >= threshold agrees with the row's yes/no label else 0, "score": the
-    alignment score}` (both shown in the viewer's sample list); unscored when not judged."""
+    alignment score}` (both shown in the viewer's sample list; see `scorers.values`); unscored when not judged."""
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
         raw = state.store.get(RESULT_KEY)
-        context = {
+        context: dict[str, Any] = {
             **{k: meta[k] for k in ("pair", "role", "attack") if k in meta},
             "uuid": meta.get("uuid"),
             "label": meta.get("label"),
@@ -163,10 +180,10 @@ def bench_alignment(threshold: float = 0.5) -> Scorer:
             )
         predicted = "yes" if result.score >= threshold else "no"
         return Score(
-            value={"correct": 1.0 if predicted == label else 0.0, "score": result.score},
+            value={CORRECT_KEY: 1.0 if predicted == label else 0.0, SCORE_KEY: result.score},
             answer=f"{predicted} ({meta.get('subset')})" if meta.get("subset") else predicted,
             explanation=explanation,
-            metadata={**context, "score": result.score, "predicted": predicted},
+            metadata={**context, SCORE_KEY: result.score, "predicted": predicted},  # a copy for readers of the log
         )
 
     return score
@@ -182,8 +199,9 @@ def robustness_metrics() -> Metric:
         threshold = 0.5
         for s in scores:
             m = s.score.metadata or {}
-            if m.get("pair") and m.get("score") is not None:
-                twins.setdefault(m["pair"], {})[m.get("role", "")] = float(m["score"])
+            value = alignment_score(s.score)
+            if m.get("pair") and value is not None:
+                twins.setdefault(m["pair"], {})[m.get("role", "")] = value
                 attacks[m["pair"]] = str(m.get("attack", "?"))
                 threshold = float(m.get("threshold", threshold))
         pairs = [(attacks[p], t["clean"], t["attacked"]) for p, t in twins.items() if {"clean", "attacked"} <= t.keys()]

@@ -165,8 +165,13 @@ def item_summary(items: Sequence[ItemRecord]) -> dict[str, float]:
     (accuracy on answered items; the abstention share where it is not zero)."""
     answered = [i for i in items if not is_abstention(i.p_yes)]
 
+    def right(i: ItemRecord) -> float:
+        if i.p_yes is None or is_abstention(i.p_yes):
+            return 0.0
+        return float((i.p_yes >= 0.5) == (i.gold == "yes"))
+
     def acc(xs: Sequence[ItemRecord]) -> float:
-        return _mean([0.0 if is_abstention(i.p_yes) else float((i.p_yes >= 0.5) == (i.gold == "yes")) for i in xs])
+        return _mean([right(i) for i in xs])
 
     out = {
         "item_accuracy_answered": acc(answered),
@@ -239,6 +244,12 @@ def flip_summary(pairs: Sequence[tuple[str, float, float]], threshold: float) ->
 def logged_items(meta: dict) -> list[dict]:
     """Per-item verdicts of a sample: every epoch's (`epoch_items`, set by the epoch reducer), else the one."""
     return list(meta.get("epoch_items") or meta.get("items") or [])
+
+
+def logged_intelligibility(meta: dict) -> list[dict]:
+    """WER/CER measurements of a sample: every epoch's (`epoch_intelligibility`, set by the epoch reducer), else
+    the one, else none."""
+    return list(meta.get("epoch_intelligibility") or ([meta["intelligibility"]] if meta.get("intelligibility") else []))
 
 
 def hard_item_summary(metas: Sequence[dict]) -> dict[str, float]:

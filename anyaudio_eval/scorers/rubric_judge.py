@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 from collections import defaultdict
 from typing import Any
 
@@ -29,7 +28,13 @@ from anyaudio_eval.judge.procedure import HARD_ANSWER_POLICIES, JudgeMode, judge
 from anyaudio_eval.rubric.decompose import rubric_for
 from anyaudio_eval.rubric.protocol import get_protocol, warn_if_released_judge
 from anyaudio_eval.scorers.intelligibility import intelligibility
-from anyaudio_eval.scorers.metrics import grounding_summary, hard_item_summary, logged_items
+from anyaudio_eval.scorers.metrics import (
+    grounding_summary,
+    hard_item_summary,
+    logged_intelligibility,
+    logged_items,
+)
+from anyaudio_eval.scorers.values import SCORE_KEY, alignment_score, score_of
 
 DEFAULT_DOMAIN = "mix"
 TOP_FAILING_DIMENSIONS = 10
@@ -65,13 +70,14 @@ def generator_metrics(threshold: float = 0.5) -> Metric:
     """Pass rate, mean score per domain, the dimensions whose items fail most often, and mean WER / CER of
     the samples that had a text to speak (absent, not 0, when none was measured).
 
-    Scores are read from `Score.value`, which every epoch reducer reduces; item verdicts from every epoch
-    when the task uses `bench_epochs` (as instruct does), else from the first epoch's metadata.
+    The score is read from `Score.value` (`scorers.values`), which every epoch reducer reduces; item verdicts
+    and WER / CER from every epoch when the task uses `bench_epochs` (as instruct does), else from the first
+    epoch's metadata. A sample's WER is its mean over epochs; `wer` is the mean over samples.
     """
 
     def compute(scores: list[SampleScore]) -> Value:
         metas = [s.score.metadata or {} for s in scores]
-        sample_values = [_scored_value(s.score) for s in scores]
+        sample_values = [alignment_score(s.score) for s in scores]
         values = [v for v in sample_values if v is not None]
         out: dict[str, float] = {}
         if values:
@@ -90,8 +96,11 @@ def generator_metrics(threshold: float = 0.5) -> Metric:
             out[f"score_{domain}"] = sum(xs) / len(xs)
         rates: dict[str, list[float]] = defaultdict(list)
         for m in metas:
-            if m.get("intelligibility"):
-                rates[m["intelligibility"]["metric"]].append(float(m["intelligibility"]["value"]))
+            per_metric: dict[str, list[float]] = defaultdict(list)
+            for heard in logged_intelligibility(m):
+                per_metric[heard["metric"]].append(float(heard["value"]))
+            for name, xs in per_metric.items():
+                rates[name].append(sum(xs) / len(xs))
         for name, xs in sorted(rates.items()):
             out[name] = sum(xs) / len(xs)
             out[f"{name}_samples"] = float(len(xs))
@@ -107,14 +116,7 @@ def generator_metrics(threshold: float = 0.5) -> Metric:
     return compute
 
 
-def _scored_value(score: Score) -> float | None:
-    value = score.value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-@scorer(metrics=[mean(), stderr(), generator_metrics()])
+@scorer(metrics=[mean(to_float=score_of), stderr(to_float=score_of), generator_metrics()])
 def rubric_judge(
     mode: JudgeMode = "logits",
     prompt_language: str = "zh",
@@ -241,12 +243,11 @@ def rubric_judge(
             heard = await measure_intelligibility(audio, str(meta["text"]))
             if heard:
                 context["intelligibility"] = heard
-                context[heard["metric"]] = heard["value"]
         return Score(
-            value=result.score,
+            value={SCORE_KEY: result.score},
             answer=f"{result.score:.3f}",
             explanation=render_checklist(result, threshold),
-            metadata={**context, "score": result.score},
+            metadata={**context, SCORE_KEY: result.score},  # a copy for readers of the log
         )
 
     return score
