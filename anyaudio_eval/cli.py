@@ -234,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("audio", help="audio file (wav, flac, ogg, mp3)")
     judge.add_argument("--caption", help="the instruction the clip should follow")
     judge.add_argument("--rubric", help='JSON file: [{"dimension", "question", "basis"}] or {"items": [...]}')
-    judge.add_argument("--model", default="acoustic/default", help="judge model; acoustic/default is the offline acoustic judge")
+    judge.add_argument(
+        "--model", default="acoustic/default", help="judge model; acoustic/default is the offline acoustic judge"
+    )
     judge.add_argument("--decomposer", help="text model that writes the rubric from --caption")
     judge.add_argument(
         "--domain", default="mix", choices=["speech", "sound", "music", "mix"], help="decomposition prompt"

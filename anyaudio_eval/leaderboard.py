@@ -152,7 +152,8 @@ def leaderboard_tables(board: Leaderboard) -> list[tuple[str, list[str], list[li
         header = ["A", "B", "instructions", "A wins / ties / B wins", "A - B x100 [95% CI]", "CI excludes 0"]
         rows = [[c.a, c.b, str(c.wins + c.ties + c.losses), f"{c.wins} / {c.ties} / {c.losses}",
                  c.difference.text(scale=100, digits=1), "yes" if c.significant else "no"] for c in board.comparisons]
-        tables.append(("Paired comparisons on shared instructions (paired bootstrap of the mean difference)", header, rows))
+        title = "Paired comparisons on shared instructions (paired bootstrap of the mean difference)"
+        tables.append((title, header, rows))
     header = ["generator", *[f"most failed #{i + 1}" for i in range(TOP_FAILED)]]
     rows = []
     for s, _ in board.rows:
@@ -171,9 +172,13 @@ def forest(board: Leaderboard) -> Any:
         groups = {r.group for r, _ in board.rows}
         return s.generator if len(groups) == 1 else f"{s.generator} ({s.judge}, {s.mode})"
 
-    panels = [("Mean score x100 (95% CI)", [(label(s), 100 * e.value, 100 * e.low, 100 * e.high) for s, e in board.rows])]
+    panels = [
+        ("Mean score x100 (95% CI)", [(label(s), 100 * e.value, 100 * e.low, 100 * e.high) for s, e in board.rows])
+    ]
     if board.comparisons:
-        d = [(f"{c.a} - {c.b}", 100 * c.difference.value, 100 * c.difference.low, 100 * c.difference.high)
-             for c in board.comparisons]
+        d = [
+            (f"{c.a} - {c.b}", 100 * c.difference.value, 100 * c.difference.low, 100 * c.difference.high)
+            for c in board.comparisons
+        ]
         panels.append(("Paired difference x100 (95% CI)", d))
     return forest_figure(panels, ["score x100", "difference x100"][: len(panels)], reference=[None, 0.0][: len(panels)])

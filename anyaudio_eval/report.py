@@ -327,9 +327,20 @@ def alignment_tables(summaries: Sequence[AlignmentSummary]) -> list[tuple[str, l
         rows = []
         for s in sorted(pairs, key=lambda s: (s.dataset, -s.metrics.get("pair_accuracy", -1))):
             m = s.metrics
-            rows.append([s.judge, s.mode, s.protocol, *([s.dataset] if several else []), str(int(m.get("n_pairs", 0))),
-                         _ci(m, "pair_accuracy"), _num(m.get("pair_accuracy_strict")), str(int(m.get("n_judge_ties", 0))),
-                         str(int(m.get("n_human_ties", 0))), str(int(m.get("n_unscored", 0)))])
+            rows.append(
+                [
+                    s.judge,
+                    s.mode,
+                    s.protocol,
+                    *([s.dataset] if several else []),
+                    str(int(m.get("n_pairs", 0))),
+                    _ci(m, "pair_accuracy"),
+                    _num(m.get("pair_accuracy_strict")),
+                    str(int(m.get("n_judge_ties", 0))),
+                    str(int(m.get("n_human_ties", 0))),
+                    str(int(m.get("n_unscored", 0))),
+                ]
+            )
         tables.append(("Agreement with human preferences (a judge tie counts half; strict: as wrong)", header, rows))
     return tables
 
@@ -338,11 +349,25 @@ def alignment_forest(summaries: Sequence[AlignmentSummary]) -> Any:
     """Forest plot of LCC, SRCC and KTAU with their CIs, one row per judge x mode (rating-set logs)."""
     from anyaudio_eval.plots import forest_figure
 
-    rows = [s for s in _newest(summaries, lambda s: (s.judge, s.mode, s.protocol, s.dataset, s.layout)) if s.layout == "ratings"]
+    rows = [
+        s
+        for s in _newest(summaries, lambda s: (s.judge, s.mode, s.protocol, s.dataset, s.layout))
+        if s.layout == "ratings"
+    ]
     nan = float("nan")
     panels = [
-        (name.upper(), [(f"{s.judge} ({s.mode})", s.metrics.get(name, nan), s.metrics.get(f"{name}_low", nan),
-                         s.metrics.get(f"{name}_high", nan)) for s in rows])
+        (
+            name.upper(),
+            [
+                (
+                    f"{s.judge} ({s.mode})",
+                    s.metrics.get(name, nan),
+                    s.metrics.get(f"{name}_low", nan),
+                    s.metrics.get(f"{name}_high", nan),
+                )
+                for s in rows
+            ],
+        )
         for name in ("lcc", "srcc", "ktau")
     ]
     return forest_figure(panels, "correlation with the mean listener score", reference=0.0)

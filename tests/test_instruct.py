@@ -195,7 +195,8 @@ def test_generated_audio_is_cached(tmp_path):
 def test_missing_judge_role_names_the_flag(tmp_path):
     path = write_instructions(tmp_path / "p.jsonl", [{"id": "a", "instruction": "a bell", "rubric": ITEMS}])
     folder = clips_dir(tmp_path, ["a"])
-    log = eval(instruct(instructions=str(path)), model=get_model(f"files/{folder}"), log_dir=str(tmp_path / "logs"), display="none")[0]
+    task = instruct(instructions=str(path))
+    log = eval(task, model=get_model(f"files/{folder}"), log_dir=str(tmp_path / "logs"), display="none")[0]
     assert log.status == "error"
     assert "--model-role judge=" in str(log.error)
 
@@ -204,11 +205,19 @@ def test_user_task_uses_rubric_judge_in_two_lines(tmp_path):
     clip = tmp_path / "clip.wav"
     sf.write(clip, tone(), 16000)
     task = Task(
-        dataset=[Sample(id="s", input="a steady tone", metadata={"audio": str(clip), "rubric": ITEMS, "domain": "sound"})],
+        dataset=[
+            Sample(id="s", input="a steady tone", metadata={"audio": str(clip), "rubric": ITEMS, "domain": "sound"})
+        ],
         solver=[],
         scorer=rubric_judge(audio_field="audio"),
     )
-    log = eval(task, model=scripted_judge(listening), model_roles={"judge": scripted_judge(listening)}, display="none", log_dir=str(tmp_path / "logs"))[0]
+    log = eval(
+        task,
+        model=scripted_judge(listening),
+        model_roles={"judge": scripted_judge(listening)},
+        display="none",
+        log_dir=str(tmp_path / "logs"),
+    )[0]
     assert log.status == "success", log.error
     assert log.samples[0].scores["rubric_judge"].value["score"] == pytest.approx(0.9)
 
@@ -217,15 +226,39 @@ def test_user_task_uses_rubric_judge_in_two_lines(tmp_path):
 def test_cli_instruct_with_acoustic_judge(tmp_path):
     script = tmp_path / "tts.py"
     script.write_text(TTS_SCRIPT)
-    rows = [{"id": "t1", "instruction": "a steady tone", "text": "x", "domain": "sound",
-             "rubric": [{"dimension": "duration", "question": "Is the clip about 1 second long?"}]}]
+    rows = [
+        {
+            "id": "t1",
+            "instruction": "a steady tone",
+            "text": "x",
+            "domain": "sound",
+            "rubric": [{"dimension": "duration", "question": "Is the clip about 1 second long?"}],
+        }
+    ]
     path = write_instructions(tmp_path / "p.jsonl", rows)
     cmd = f"{sys.executable} {script} --text {{text}} --style {{instruction}} --out {{out}} --log {tmp_path / 'a.log'}"
     inspect = Path(sys.executable).parent / "inspect"
     proc = subprocess.run(
-        [str(inspect), "eval", "anyaudio_eval/instruct", "-T", f"instructions={path}", "--model", "command/my-tts",
-         "-M", f"cmd={cmd}", "--model-role", "judge=acoustic/default", "--log-dir", str(tmp_path / "logs"), "--display", "plain"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(inspect),
+            "eval",
+            "anyaudio_eval/instruct",
+            "-T",
+            f"instructions={path}",
+            "--model",
+            "command/my-tts",
+            "-M",
+            f"cmd={cmd}",
+            "--model-role",
+            "judge=acoustic/default",
+            "--log-dir",
+            str(tmp_path / "logs"),
+            "--display",
+            "plain",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "rubric_judge" in proc.stdout
@@ -238,7 +271,9 @@ def test_reward_function_uses_the_same_procedure():
 
     result = asyncio.run(alignment_reward_async(tone(seconds=2.0), rubric=ITEMS, judge=scripted_judge(listening)))
     assert result.score == pytest.approx(0.9) and len(result.items) == 2
-    quiet = asyncio.run(alignment_reward_async(np.zeros(32000, np.float32), rubric=ITEMS, judge=scripted_judge(listening)))
+    quiet = asyncio.run(
+        alignment_reward_async(np.zeros(32000, np.float32), rubric=ITEMS, judge=scripted_judge(listening))
+    )
     assert quiet.score == pytest.approx(0.2)
 
 
@@ -251,7 +286,9 @@ def test_decomposer_text_reaches_the_model():
 
     import asyncio
 
-    asyncio.run(decompose(reply_judge(reply), "a slow waltz on solo piano", "music", "en", clean=False, use_cache=False))
+    asyncio.run(
+        decompose(reply_judge(reply), "a slow waltz on solo piano", "music", "en", clean=False, use_cache=False)
+    )
     assert seen == ["Description:\na slow waltz on solo piano"]
     assert request_text  # imported helper is the one providers use
 

@@ -48,9 +48,11 @@ def test_loader_reads_bench_format_rows_and_names_what_it_skips(tmp_path):
     corpus = load_corpus(PROBES)  # the bundled probe set: bench format with item labels
     assert corpus.samples and all(s.domain in ("speech", "sound", "music", "mix") for s in corpus.samples)
     src = [json.loads(line) for line in PROBES.read_text().splitlines()[:2]]
-    rows = [dict(src[0], uuid="pos", label="yes", rubric=[{"题目": "是否有人说话？", "维度": "内容"}]),  # no item labels
-            dict(src[1], uuid="neg", label="no", rubric=[{"question": "Is it loud?"}]),  # negative, labels unknown
-            dict(src[1], uuid="gone", audio="missing.wav")]
+    rows = [
+        dict(src[0], uuid="pos", label="yes", rubric=[{"题目": "是否有人说话？", "维度": "内容"}]),  # no item labels
+        dict(src[1], uuid="neg", label="no", rubric=[{"question": "Is it loud?"}]),  # negative, labels unknown
+        dict(src[1], uuid="gone", audio="missing.wav"),
+    ]
     for r in rows:
         r["audio"] = str(PROBES.parent / r["audio"]) if r["uuid"] != "gone" else "missing.wav"
     f = tmp_path / "rows.jsonl"
@@ -77,8 +79,17 @@ def test_all_yes_scores_at_most_half_on_balanced_items():
     assert rewards.judge_reward(answer(BALANCED), BALANCED, "no") == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("text", ["", "yes yes no no", "[{\"id\": 0, \"answer\": \"maybe\"}]", "{\"0\": \"yes\"}",
-                                  "[{\"id\": 7, \"answer\": \"yes\"}]", "```json\n[1, 2]\n```"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yes yes no no",
+        '[{"id": 0, "answer": "maybe"}]',
+        '{"0": "yes"}',
+        '[{"id": 7, "answer": "yes"}]',
+        "```json\n[1, 2]\n```",
+    ],
+)
 def test_malformed_output_gets_zero(text):
     assert rewards.judge_reward(text, BALANCED, "no") == 0.0
     assert rewards.judge_reward(text, ["yes", "yes"], "yes") == 0.0
@@ -89,8 +100,15 @@ def test_missing_and_repeated_items_count_wrong():
     partial = json.dumps([{"id": 0, "answer": "yes"}, {"id": 2, "answer": "no"}])  # 1 and 3 missing
     assert rewards.format_reward(partial, gold) == 0.0
     assert rewards.item_reward(partial, gold) == pytest.approx(0.5)  # recall yes 1/2, recall no 1/2
-    repeated = json.dumps([{"id": 0, "answer": "yes"}, {"id": 0, "answer": "no"}, {"id": 1, "answer": "yes"},
-                           {"id": 2, "answer": "no"}, {"id": 3, "answer": "no"}])
+    repeated = json.dumps(
+        [
+            {"id": 0, "answer": "yes"},
+            {"id": 0, "answer": "no"},
+            {"id": 1, "answer": "yes"},
+            {"id": 2, "answer": "no"},
+            {"id": 3, "answer": "no"},
+        ]
+    )
     assert rewards.item_reward(repeated, gold) == pytest.approx(0.75)  # id 0 is untrusted -> wrong
     # the decision counts missing items as "not yes": 3 of 4 yes claimed, one missing -> share 0.5 < 0.8
     three = json.dumps([{"id": i, "answer": "yes"} for i in range(3)])
@@ -117,34 +135,51 @@ def test_reward_weights_are_configurable_and_trl_adapters_log_yes_rates():
 
 def test_paper_presets_and_yaml_overrides(tmp_path):
     g = load_config("grpo", ["--preset", "paper"])
-    assert (g.model.use_peft, g.model.lora_r, g.model.lora_alpha, g.training.num_generations,
-            g.training.per_device_train_batch_size, g.training.learning_rate, g.training.num_train_epochs) == (
-        True, 16, 32, 8, 8, 5e-6, 1.0)
+    assert (
+        g.model.use_peft,
+        g.model.lora_r,
+        g.model.lora_alpha,
+        g.training.num_generations,
+        g.training.per_device_train_batch_size,
+        g.training.learning_rate,
+        g.training.num_train_epochs,
+    ) == (True, 16, 32, 8, 8, 5e-6, 1.0)
     assert g.reward_weights == {"format": 0.1, "decision": 0.2, "items": 0.7}
     s = load_config("sft", ["--preset", "paper"])
-    assert (s.training.num_train_epochs, s.training.learning_rate, s.training.per_device_train_batch_size,
-            s.model.use_peft) == (1.0, 1e-5, 4, False)
+    assert (
+        s.training.num_train_epochs,
+        s.training.learning_rate,
+        s.training.per_device_train_batch_size,
+        s.model.use_peft,
+    ) == (1.0, 1e-5, 4, False)
     assert load_config("mine", ["--preset", "paper"]).judge.rollouts == 4
     f = tmp_path / "grpo.yaml"
     f.write_text("preset: paper\nlearning_rate: 1.0e-6\nlora_r: 8\n")
     g = load_config("grpo", ["--config", str(f), "--per_device_train_batch_size", "16"])
     assert (g.training.learning_rate, g.model.lora_r, g.model.lora_alpha, g.training.per_device_train_batch_size) == (
-        1e-6, 8, 32, 16)
+        1e-6,
+        8,
+        32,
+        16,
+    )
     f.write_text("learning_rat: 1\n")
     with pytest.raises(ConfigError, match="learning_rat"):
         load_config("grpo", ["--config", str(f)])
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("learning_rate: fast\n", "learning_rate: 'fast' is not a valid float"),
-    ("per_device_train_batch_size: 2.5\n", "per_device_train_batch_size: 2.5 is not a valid int"),
-    ("lr_scheduler_type: sometimes\n", "lr_scheduler_type: 'sometimes' is not one of linear"),
-    ("use_peft: [true]\n", "use_peft takes one value"),
-    ("reward_weights: {format: 1, style: 1}\n", "unknown reward term(s) ['style']"),
-    ("reward_weights: [1, 2]\n", "2 weight(s) for the 3 reward terms"),
-    ("load_in_4bit: true\n", "load_in_4bit: not supported"),
-    ("- a list\n", "must contain a YAML mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("learning_rate: fast\n", "learning_rate: 'fast' is not a valid float"),
+        ("per_device_train_batch_size: 2.5\n", "per_device_train_batch_size: 2.5 is not a valid int"),
+        ("lr_scheduler_type: sometimes\n", "lr_scheduler_type: 'sometimes' is not one of linear"),
+        ("use_peft: [true]\n", "use_peft takes one value"),
+        ("reward_weights: {format: 1, style: 1}\n", "unknown reward term(s) ['style']"),
+        ("reward_weights: [1, 2]\n", "2 weight(s) for the 3 reward terms"),
+        ("load_in_4bit: true\n", "load_in_4bit: not supported"),
+        ("- a list\n", "must contain a YAML mapping"),
+    ],
+)
 def test_a_wrong_type_or_unknown_key_is_a_config_error_naming_the_key(tmp_path, text, message):
     f = tmp_path / "grpo.yaml"
     f.write_text(text)
@@ -155,8 +190,10 @@ def test_a_wrong_type_or_unknown_key_is_a_config_error_naming_the_key(tmp_path, 
 
 def test_yaml_values_are_typed_like_flags_and_flags_win(tmp_path):
     f = tmp_path / "grpo.yaml"
-    f.write_text("learning_rate: 1e-5\nmax_steps: '3'\nreward_weights: {format: 1, items: 0.5}\n"
-                 "lora_target_modules: [q_proj, v_proj]\nuse_peft: false\n")
+    f.write_text(
+        "learning_rate: 1e-5\nmax_steps: '3'\nreward_weights: {format: 1, items: 0.5}\n"
+        "lora_target_modules: [q_proj, v_proj]\nuse_peft: false\n"
+    )
     g = load_config("grpo", ["--config", str(f), "--max-steps", "5"])
     assert g.training.learning_rate == 1e-5 and isinstance(g.training.learning_rate, float)  # PyYAML: a string
     assert g.training.max_steps == 5  # the flag overrides the file
@@ -189,12 +226,18 @@ def test_the_trl_methods_audio_grpo_overrides_keep_the_signatures_it_was_written
 
 def _sample(uuid, gold):
     items = [TrainItem(question=f"q{i}", label=g) for i, g in enumerate(gold)]
-    return TrainSample(uuid=uuid, audio="x.wav", caption="c", label="yes" if set(gold) == {"yes"} else "no", items=items)
+    return TrainSample(
+        uuid=uuid, audio="x.wav", caption="c", label="yes" if set(gold) == {"yes"} else "no", items=items
+    )
 
 
 def test_mining_keeps_exactly_the_samples_not_always_right(tmp_path):
-    samples = [_sample("easy", ["yes", "yes"]), _sample("hard", ["yes", "no"]), _sample("never", ["no", "no"]),
-               _sample("broken", ["yes"])]
+    samples = [
+        _sample("easy", ["yes", "yes"]),
+        _sample("hard", ["yes", "no"]),
+        _sample("never", ["no", "no"]),
+        _sample("broken", ["yes"]),
+    ]
     script = {  # 4 rollouts each
         "easy": [answer(["yes", "yes"])] * 4,
         "hard": [answer(["yes", "no"])] * 3 + [answer(["yes", "yes"])],  # last one predicts match: wrong
@@ -211,8 +254,11 @@ def test_mining_keeps_exactly_the_samples_not_always_right(tmp_path):
     assert [s.uuid for s in kept] == ["hard", "never", "broken"]
     assert calls == [["easy", "hard", "never"], ["broken"]]
     assert [r["n_right"] for r in records] == [4, 3, 0, 3]
-    assert stats["kept"] == 3 and stats["always_right"] == 1 and stats["n_right_histogram"] == {
-        "0": 1, "1": 0, "2": 0, "3": 2, "4": 1}
+    assert (
+        stats["kept"] == 3
+        and stats["always_right"] == 1
+        and stats["n_right_histogram"] == {"0": 1, "1": 0, "2": 0, "3": 2, "4": 1}
+    )
     kept_items, _, _ = mine(samples[:2], lambda b, k: [[answer(["yes", "no"])] * k for _ in b], k=2, criterion="items")
     assert [s.uuid for s in kept_items] == ["easy"]  # "easy" answered with a wrong item is not right under items
 
@@ -220,8 +266,10 @@ def test_mining_keeps_exactly_the_samples_not_always_right(tmp_path):
 def test_run_mine_writes_the_mined_set_and_its_statistics(corpus_file, tmp_path):
     from anyaudio_eval.training.mining import run_mine
 
-    settings = load_config("mine", ["--train_file", str(corpus_file), "--output_dir", str(tmp_path),
-                                    "--rollouts", "2", "--progress", "false"])
+    settings = load_config(
+        "mine",
+        ["--train_file", str(corpus_file), "--output_dir", str(tmp_path), "--rollouts", "2", "--progress", "false"],
+    )
     result = run_mine(settings, sampler=lambda batch, k: [[s.target()] * (k - 1) + ["?"] for s in batch])
     assert result.stats["kept"] == 8 and result.stats["n_right_histogram"]["1"] == 8
     again = load_corpus(result.output_file)  # the mined set is a corpus again (absolute audio paths)
@@ -286,14 +334,20 @@ def test_weight_names_map_to_the_saved_full_omni_layout(omni_policies, tmp_path,
 
     policy = omni_policies[family]
     out = export_checkpoint(policy.model, policy, tmp_path / "full")
-    assert json.loads((out / "config.json").read_text())["model_type"] == {"omni": "qwen2_5_omni", "omni3": "qwen3_omni_moe"}[family]
+    assert (
+        json.loads((out / "config.json").read_text())["model_type"]
+        == {"omni": "qwen2_5_omni", "omni3": "qwen3_omni_moe"}[family]
+    )
     with safe_open(str(out / "model.safetensors"), "pt") as f:
         saved = set(f.keys())
     assert all(k.startswith("thinker.") for k in saved)
     if family == "omni":  # one in-memory parameter per checkpoint tensor (no fused experts)
         assert {checkpoint_name(n, True) for n, _ in policy.model.named_parameters()} == saved
     # transformers >= 5.21 in-memory names map to the same checkpoint names
-    assert checkpoint_name("model.language_model.layers.0.mlp.up_proj.weight", True) == "thinker.model.layers.0.mlp.up_proj.weight"
+    assert (
+        checkpoint_name("model.language_model.layers.0.mlp.up_proj.weight", True)
+        == "thinker.model.layers.0.mlp.up_proj.weight"
+    )
     assert checkpoint_name("model.audio_tower.conv1.weight", True) == "thinker.audio_tower.conv1.weight"
     assert checkpoint_name("lm_head.weight", True) == "thinker.lm_head.weight"
 
@@ -324,9 +378,14 @@ def test_vllm_audio_requests_and_output_parsing_with_a_fake_engine():
     wav = np.zeros(16000, dtype=np.float64)
     reqs = vllm_bridge.audio_requests([[1, 9, 9, 9, 2]], [wav], audio_token_id=9)
     assert reqs[0]["prompt_token_ids"] == [1, 9, 9, 9, 2]
-    (clip, sr), = reqs[0]["multi_modal_data"]["audio"]
+    ((clip, sr),) = reqs[0]["multi_modal_data"]["audio"]
     assert sr == 16000 and clip.dtype == np.float32
-    assert vllm_bridge.audio_requests([[1, 9, 9, 2, 9, 9]], [wav], 9, collapse=True)[0]["prompt_token_ids"] == [1, 9, 2, 9]
+    assert vllm_bridge.audio_requests([[1, 9, 9, 2, 9, 9]], [wav], 9, collapse=True)[0]["prompt_token_ids"] == [
+        1,
+        9,
+        2,
+        9,
+    ]
     kw = vllm_bridge.sampling_kwargs(1.0, 1.0, None, None, 16, suppress_ids=[9])
     assert kw["logit_bias"] == {9: -100.0} and kw["n"] == 1 and kw["logprobs"] == 0
 
@@ -334,7 +393,11 @@ def test_vllm_audio_requests_and_output_parsing_with_a_fake_engine():
         def generate(self, requests, sampling_params, use_tqdm):
             self.seen = (requests, sampling_params)
             lp = SimpleNamespace
-            return [SimpleNamespace(outputs=[SimpleNamespace(token_ids=[5, 6], logprobs=[{5: lp(logprob=-0.5)}, {6: lp(logprob=-1.0)}])])]
+            return [
+                SimpleNamespace(
+                    outputs=[SimpleNamespace(token_ids=[5, 6], logprobs=[{5: lp(logprob=-0.5)}, {6: lp(logprob=-1.0)}])]
+                )
+            ]
 
     llm = FakeLLM()
     ids, lps = vllm_bridge.generate(llm, reqs, kw, sampling_params_cls=dict)

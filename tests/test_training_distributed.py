@@ -51,18 +51,42 @@ def test_two_processes_train_like_one_on_the_same_global_batch(tmp_path):
         f"preset: cpu\nmodel_name_or_path: {base}\ntrain_file: {corpus}\nuse_cpu: true\nprogress: false\nmax_steps: 2\n"
         "save_steps: 2\nlogging_steps: 1\nlearning_rate: 0.001\nseed: 0\n"
     )
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]),
+    )
     train = [sys.executable, "-m", "anyaudio_eval.cli", "train", "sft", "--config", str(config)]
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
 
-    one = subprocess.run([*train, "--output-dir", str(tmp_path / "one"), "--per-device-train-batch-size", "4"], env=env,
-                         capture_output=True, text=True, timeout=300)
+    one = subprocess.run(
+        [*train, "--output-dir", str(tmp_path / "one"), "--per-device-train-batch-size", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     two = subprocess.run(
-        [accelerate, "launch", "--config_file", accelerate_config_path("cpu"), "--num_processes", "2", *train[1:],
-         "--output-dir", str(tmp_path / "two"), "--per-device-train-batch-size", "2"],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            accelerate,
+            "launch",
+            "--config_file",
+            accelerate_config_path("cpu"),
+            "--num_processes",
+            "2",
+            *train[1:],
+            "--output-dir",
+            str(tmp_path / "two"),
+            "--per-device-train-batch-size",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert two.returncode == 0, two.stderr[-3000:]
 

@@ -128,7 +128,9 @@ def test_grpo_step_feeds_audio_to_every_forward_and_trains_the_audio_encoder(cor
     samples = load_corpus(corpus_file).samples
     trainer = build_trainer(settings, policy, samples)
     # rewards that differ between rollouts, so the advantages (and the gradient) are not zero
-    trainer.reward_funcs = [lambda completions, **_: [float(sum(map(ord, completion_text(c))) % 7) for c in completions]]
+    trainer.reward_funcs = [
+        lambda completions, **_: [float(sum(map(ord, completion_text(c))) % 7) for c in completions]
+    ]
     trainer.reward_func_names = ["spread"]
     trainer.reward_weights = torch.ones(1)
     trainer.reward_processing_classes = [None]
@@ -137,8 +139,12 @@ def test_grpo_step_feeds_audio_to_every_forward_and_trains_the_audio_encoder(cor
     calls = []
     model.register_forward_pre_hook(
         lambda mod, args, kwargs: calls.append(
-            {"features": kwargs.get("input_features") is not None, "grad": torch.is_grad_enabled(),
-             "cached": kwargs.get("past_key_values") is not None and kwargs["past_key_values"].get_seq_length() > 0}),
+            {
+                "features": kwargs.get("input_features") is not None,
+                "grad": torch.is_grad_enabled(),
+                "cached": kwargs.get("past_key_values") is not None and kwargs["past_key_values"].get_seq_length() > 0,
+            }
+        ),
         with_kwargs=True,
     )
     audio_calls = []
@@ -162,13 +168,24 @@ def test_cli_sft_then_grpo_end_to_end_and_the_bench_task_judges_the_result(corpu
     from anyaudio_eval.training.cli import main
 
     common = ["--preset", "cpu", "--use-cpu", "--no-progress", "--train-file", str(corpus_file)]
-    assert main(["train", "sft", "--model-name-or-path", base, "--output-dir", str(tmp_path / "sft"), "--max-steps",
-                 "2"] + common) == 0
+    assert (
+        main(
+            ["train", "sft", "--model-name-or-path", base, "--output-dir", str(tmp_path / "sft"), "--max-steps", "2"]
+            + common
+        )
+        == 0
+    )
     cfg = tmp_path / "grpo.yaml"
-    cfg.write_text(f"preset: cpu\nmodel_name_or_path: {tmp_path / 'sft' / 'final'}\nmax_completion_length: 8\n"
-                   "reward_weights: {format: 0.1, decision: 0.2, items: 0.7}\n")
-    assert main(["train", "grpo", "--config", str(cfg), "--output-dir", str(tmp_path / "grpo"), "--max-steps", "1"]
-                + common) == 0
+    cfg.write_text(
+        f"preset: cpu\nmodel_name_or_path: {tmp_path / 'sft' / 'final'}\nmax_completion_length: 8\n"
+        "reward_weights: {format: 0.1, decision: 0.2, items: 0.7}\n"
+    )
+    assert (
+        main(
+            ["train", "grpo", "--config", str(cfg), "--output-dir", str(tmp_path / "grpo"), "--max-steps", "1"] + common
+        )
+        == 0
+    )
     final = tmp_path / "grpo" / "final"
     history = json.loads((tmp_path / "grpo" / "checkpoint-1" / "trainer_state.json").read_text())["log_history"]
     assert "judge/pred_yes_rate" in history[0] and "judge/gold_yes_rate" in history[0]
@@ -177,13 +194,25 @@ def test_cli_sft_then_grpo_end_to_end_and_the_bench_task_judges_the_result(corpu
     rows = []
     for s in load_corpus(corpus_file).samples:
         rel = str(Path(s.audio).relative_to(corpus_file.parent))  # the bench loader keeps audio under its root
-        rows.append({"uuid": s.uuid, "audio": rel, "caption": s.caption, "label": s.label,
-                     "type": "pos" if s.label == "yes" else "neg_change", "subset": "sound",
-                     "rubric": [i.model_dump(include={"dimension", "question", "basis"}) for i in s.items]})
+        rows.append(
+            {
+                "uuid": s.uuid,
+                "audio": rel,
+                "caption": s.caption,
+                "label": s.label,
+                "type": "pos" if s.label == "yes" else "neg_change",
+                "subset": "sound",
+                "rubric": [i.model_dump(include={"dimension", "question", "basis"}) for i in s.items],
+            }
+        )
     manifest = corpus_file.parent / "bench.jsonl"
     manifest.write_text("\n".join(json.dumps(r) for r in rows))
-    log = inspect_eval(bench(dataset=str(manifest), language="en", prompt_language="en"), model=f"audiollm/{final}",
-                       display="none", log_dir=str(tmp_path / "logs"))[0]
+    log = inspect_eval(
+        bench(dataset=str(manifest), language="en", prompt_language="en"),
+        model=f"audiollm/{final}",
+        display="none",
+        log_dir=str(tmp_path / "logs"),
+    )[0]
     assert log.status == "success", log.error
     assert len(log.samples) == 4
     assert all(0.0 <= s.scores["bench_alignment"].metadata["score"] <= 1.0 for s in log.samples)

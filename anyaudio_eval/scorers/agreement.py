@@ -171,8 +171,8 @@ def rater_agreement(
     finite = [v for v in ceiling if not math.isnan(v)]
     out["human_loo_srcc"] = float(np.mean(finite)) if finite else NAN
     if len(per_rater) <= MAX_LISTED_RATERS:
-        for rater, values in per_rater.items():
-            out[f"rater_{rater}_srcc"] = values["srcc"]
+        for rater, stats in per_rater.items():
+            out[f"rater_{rater}_srcc"] = stats["srcc"]
     out.update(krippendorff(named, scale))
     return out
 

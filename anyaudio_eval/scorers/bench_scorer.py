@@ -138,7 +138,11 @@ def item_metrics() -> Metric:
 
     def compute(scores: list[SampleScore]) -> Value:
         items = [
-            ItemRecord(dimension=str(i.get("dimension", "")), gold=str(i["gold"]), p_yes=i.get("p_yes") if i.get("parsed") else None)
+            ItemRecord(
+                dimension=str(i.get("dimension", "")),
+                gold=str(i["gold"]),
+                p_yes=i.get("p_yes") if i.get("parsed") else None,
+            )
             for s in scores
             for i in logged_items(s.score.metadata or {})
             if i.get("gold") in ("yes", "no")

@@ -61,7 +61,9 @@ def intelligibility(wav: np.ndarray, text: str, tools: SpeechTools) -> Intelligi
         return None
     language = "zh" if has_cjk(text) else "en"
     if language != "en" and not is_multilingual(tools.asr_model):
-        notice_once(f"intelligibility off for {language} text: ASR model {model_label(tools.asr_model)} is English-only")
+        notice_once(
+            f"intelligibility off for {language} text: ASR model {model_label(tools.asr_model)} is English-only"
+        )
         return None
     text_heard, model = "", model_label(tools.asr_model)
     speech_s = ClipFeatures(wav, tools=tools).vad_speech_s if tools.vad else None

@@ -130,9 +130,17 @@ def instruct(
     threshold = judge_protocol.threshold(mode) if threshold is None else float(threshold)
     rubric_language = judge_protocol.rubric_language or rubric_language
     if source == "bench":
-        load = load_bench(dataset, language, subsets=subsets, labels="yes", limit=limit, shuffle=shuffle, seed=seed, read_audio=False)
+        load = load_bench(
+            dataset, language, subsets=subsets, labels="yes", limit=limit, shuffle=shuffle, seed=seed, read_audio=False
+        )
         rows = [
-            InstructionRow(r.uuid, r.caption, None, SUBSET_DOMAIN.get(r.subset, DEFAULT_DOMAIN), r.rubric if use_bench_rubrics else None)
+            InstructionRow(
+                r.uuid,
+                r.caption,
+                None,
+                SUBSET_DOMAIN.get(r.subset, DEFAULT_DOMAIN),
+                r.rubric if use_bench_rubrics else None,
+            )
             for r in load.rows
         ]
         location = load.source
@@ -152,7 +160,9 @@ def instruct(
     selected = len(rows)
     rows = select(rows, chosen_shard, lambda r: r.id)
     if not rows:
-        raise DatasetError(f"no instructions to generate from {location}" + (f" in shard {shard}" if chosen_shard else ""))
+        raise DatasetError(
+            f"no instructions to generate from {location}" + (f" in shard {shard}" if chosen_shard else "")
+        )
     return Task(
         name="instruct",
         dataset=MemoryDataset([r.sample() for r in rows], name="instruct", location=location),

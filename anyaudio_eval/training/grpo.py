@@ -111,8 +111,13 @@ class AudioGRPOTrainer(GRPOTrainer):
             if self.vllm_mode != "colocate":
                 raise ValueError("audio rollouts through vLLM are supported in colocate mode only (vllm_mode=colocate)")
             gen = self.vllm_generation
-            gen._fix_param_name_to_vllm = vllm_bridge.wrap_name_fixer(gen._fix_param_name_to_vllm, policy.is_omni)
-            gen._iter_named_params = vllm_bridge.wrap_param_iterator(gen._iter_named_params, gen.model)
+            # TRL has no hook for the weight sync's names: the instance's methods are wrapped (TRL_OVERRIDDEN pins them)
+            gen._fix_param_name_to_vllm = vllm_bridge.wrap_name_fixer(  # type: ignore[method-assign]
+                gen._fix_param_name_to_vllm, policy.is_omni
+            )
+            gen._iter_named_params = vllm_bridge.wrap_param_iterator(  # type: ignore[method-assign]
+                gen._iter_named_params, gen.model
+            )
 
     # -- prompts ---------------------------------------------------------------------------------------
 
@@ -154,7 +159,9 @@ class AudioGRPOTrainer(GRPOTrainer):
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         if not self.use_vllm:
-            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
         gen = self.vllm_generation
         if self.state.global_step != self._last_loaded_step:
             gen.sync_weights()
@@ -183,8 +190,15 @@ class AudioGRPOTrainer(GRPOTrainer):
             self._audio_ctx = None
 
     def _get_per_token_logps_and_entropies(
-        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
-        compute_aux_loss=False, **_image_kwargs,
+        self,
+        model,
+        input_ids,
+        attention_mask,
+        logits_to_keep,
+        batch_size=None,
+        compute_entropy=False,
+        compute_aux_loss=False,
+        **_image_kwargs,
     ):
         ctx = self._audio_ctx
         if ctx is None:
@@ -219,8 +233,9 @@ class AudioGRPOTrainer(GRPOTrainer):
         return logps, entropies, aux
 
 
-def build_trainer(config: GRPOStageConfig, policy: Policy, samples: list[TrainSample],
-                  callbacks: list[Any] | None = None) -> AudioGRPOTrainer:
+def build_trainer(
+    config: GRPOStageConfig, policy: Policy, samples: list[TrainSample], callbacks: list[Any] | None = None
+) -> AudioGRPOTrainer:
     """The trainer for `config`; its `training` (TRL's GRPOConfig) gets the policy's special ids suppressed in
     generation, beside any `generation_kwargs` it has."""
     from datasets import Dataset

@@ -58,7 +58,9 @@ def completion_text(completion: Any) -> str:
 
 def read_completion(text: str, n: int) -> Reading:
     parsed = parse_answer_list(text, n)
-    return Reading(answers=[parsed.answers[i].answer if i in parsed.answers else None for i in range(n)], error=parsed.error)
+    return Reading(
+        answers=[parsed.answers[i].answer if i in parsed.answers else None for i in range(n)], error=parsed.error
+    )
 
 
 def format_reward(text: str, gold: Sequence[str]) -> float:
@@ -75,7 +77,9 @@ def gold_decision(gold: Sequence[str], label: str | None = None) -> str:
     return label if label in ("yes", "no") else ("yes" if all(g == "yes" for g in gold) else "no")
 
 
-def decision_reward(text: str, gold: Sequence[str], label: str | None = None, threshold: float = DEFAULT_THRESHOLD) -> float:
+def decision_reward(
+    text: str, gold: Sequence[str], label: str | None = None, threshold: float = DEFAULT_THRESHOLD
+) -> float:
     predicted = predicted_decision(read_completion(text, len(gold)), threshold)
     return 1.0 if predicted is not None and predicted == gold_decision(gold, label) else 0.0
 
@@ -109,8 +113,13 @@ def judge_reward(
     )
 
 
-def is_right(text: str, gold: Sequence[str], label: str | None = None, criterion: str = "decision",
-             threshold: float = DEFAULT_THRESHOLD) -> bool:
+def is_right(
+    text: str,
+    gold: Sequence[str],
+    label: str | None = None,
+    criterion: str = "decision",
+    threshold: float = DEFAULT_THRESHOLD,
+) -> bool:
     """Whether a rollout counts as answered right (hard-sample mining).
 
     criterion "decision": the overall match decision is right; "items": every item answered and right.
@@ -133,8 +142,13 @@ def trl_reward_functions(threshold: float = DEFAULT_THRESHOLD) -> list[Callable[
     Needs the dataset columns `gold` (list of "yes"/"no" per item) and `label` (overall gold).
     """
 
-    def format_term(prompts: Any = None, completions: Sequence[Any] = (), gold: Sequence[Sequence[str]] = (),
-                    log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
+    def format_term(
+        prompts: Any = None,
+        completions: Sequence[Any] = (),
+        gold: Sequence[Sequence[str]] = (),
+        log_metric: Callable[[str, float], None] | None = None,
+        **_: Any,
+    ) -> list[float]:
         texts = [completion_text(c) for c in completions]
         if log_metric is not None and texts:
             readings = [read_completion(t, len(g)) for t, g in zip(texts, gold, strict=True)]
@@ -145,19 +159,29 @@ def trl_reward_functions(threshold: float = DEFAULT_THRESHOLD) -> list[Callable[
             log_metric("judge/unparsed_item_rate", sum(a is None for a in answered) / max(1, len(answered)))
         return [format_reward(t, g) for t, g in zip(texts, gold, strict=True)]
 
-    def decision_term(prompts: Any = None, completions: Sequence[Any] = (), gold: Sequence[Sequence[str]] = (),
-                      label: Sequence[str] | None = None, **_: Any) -> list[float]:
+    def decision_term(
+        prompts: Any = None,
+        completions: Sequence[Any] = (),
+        gold: Sequence[Sequence[str]] = (),
+        label: Sequence[str] | None = None,
+        **_: Any,
+    ) -> list[float]:
         labels = label if label is not None else [None] * len(completions)
         return [
             decision_reward(completion_text(c), g, lab, threshold)
             for c, g, lab in zip(completions, gold, labels, strict=True)
         ]
 
-    def items_term(prompts: Any = None, completions: Sequence[Any] = (), gold: Sequence[Sequence[str]] = (),
-                   **_: Any) -> list[float]:
+    def items_term(
+        prompts: Any = None, completions: Sequence[Any] = (), gold: Sequence[Sequence[str]] = (), **_: Any
+    ) -> list[float]:
         return [item_reward(completion_text(c), g) for c, g in zip(completions, gold, strict=True)]
 
-    terms: dict[str, Callable[..., list[float]]] = {REWARD_FORMAT: format_term, REWARD_DECISION: decision_term, REWARD_ITEMS: items_term}
+    terms: dict[str, Callable[..., list[float]]] = {
+        REWARD_FORMAT: format_term,
+        REWARD_DECISION: decision_term,
+        REWARD_ITEMS: items_term,
+    }
     for name, term in terms.items():
         term.__name__ = name  # TRL logs each reward as rewards/<__name__>/mean
     return [terms[name] for name in REWARD_TERMS]

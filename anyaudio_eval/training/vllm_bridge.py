@@ -106,7 +106,7 @@ def sampling_kwargs(
     top_p: float,
     top_k: int | None,
     min_p: float | None,
-    max_tokens: int,
+    max_tokens: int | None,  # None: up to the model's context, as vLLM reads it
     repetition_penalty: float = 1.0,
     suppress_ids: Sequence[int] = (),
 ) -> dict[str, Any]:
