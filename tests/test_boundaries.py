@@ -7,6 +7,9 @@
   never one of its modules.
 - The runtime sits below its users: `engine/` imports nothing of the provider, lm-eval, training, judge, task
   or scorer layers.
+- The package is layered (the README's Development picture): a module imports its own folder, the modules of
+  a lower layer and, inside one layer, only the members of its unit; so nothing imports a task, a provider or
+  the report from below, and no two folders of one layer lean on each other.
 - `import anyaudio_eval` and the Inspect registry load no torch (the `hf` extra stays optional).
 """
 
@@ -22,6 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "anyaudio_eval"
 ENGINE = "anyaudio_eval.engine"
 ABOVE_ENGINE = ("providers", "lmeval", "training", "judge", "tasks", "scorers", "report", "cli")
+# Lowest first. Each entry is one unit: its members may import each other (report, plots and leaderboard read
+# each other's summaries); everything else only imports lower layers.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("constants",),
+    ("audio", "shards"),
+    ("bench",),
+    ("rubric", "acoustic", "models"),
+    ("engine", "judge"),
+    ("scorers", "providers"),
+    ("tasks", "reward", "lmeval", "training"),
+    ("report", "plots", "leaderboard"),
+    ("cli", "_registry"),
+)
+UNITS = ({"report", "plots", "leaderboard"},)
 
 
 def module_name(path: Path) -> str:
@@ -115,6 +132,29 @@ def test_the_engine_imports_nothing_above_it():
             if layer in ABOVE_ENGINE:
                 found.append(f"{path.relative_to(ROOT)}:{line}: imports {module}")
     assert not found, "the engine sits below its users:\n" + "\n".join(found)
+
+
+def top_level(module: str) -> str:
+    """`anyaudio_eval.judge.procedure` -> `judge`; the package itself is ''."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_the_package_imports_only_downwards():
+    level = {name: n for n, layer in enumerate(LAYERS) for name in layer}
+    found = []
+    for path, tree in sources(PACKAGE):
+        here = top_level(module_name(path))
+        if here == "":
+            continue
+        assert here in level, f"{here} is in no layer: add it to LAYERS (and to the README's Development picture)"
+        for line, module, _ in imports(tree):
+            there = top_level(module)
+            if there in ("", here) or any({here, there} <= unit for unit in UNITS):
+                continue
+            if level.get(there, len(LAYERS)) >= level[here]:
+                found.append(f"{path.relative_to(ROOT)}:{line}: {here} imports {module}")
+    assert not found, "imports go downwards only (tests/test_boundaries.py LAYERS):\n" + "\n".join(found)
 
 
 def test_the_engine_exports_what_its_modules_define_for_others():

@@ -123,12 +123,10 @@ def export_final(trainer: Any, policy: Policy, config: TrainStageConfig) -> Path
 
 def _load_gathered(gathered: Path, policy: Policy, config: TrainStageConfig) -> Any:
     """A fresh CPU copy of the base with the gathered weights (full fine-tune) or adapters (LoRA) applied."""
-    import torch
-
     from anyaudio_eval.engine import load_checkpoint
+    from anyaudio_eval.training.modeling import weights_dtype
 
-    dtype = torch.bfloat16 if config.model.dtype == "bfloat16" else torch.float32
-    _, model, _, _ = load_checkpoint(policy.path, dtype)
+    _, model, _, _ = load_checkpoint(policy.path, weights_dtype(config.dtype, "cpu"))
     if config.model.use_peft:
         from peft import PeftModel
 
