@@ -1,2 +1,3 @@
 """AnyAudio-Judge evaluation for Inspect AI."""
+
 __version__ = "0.1.0"

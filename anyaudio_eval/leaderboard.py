@@ -135,8 +135,17 @@ def leaderboard_tables(board: Leaderboard) -> list[tuple[str, list[str], list[li
     """(title, header, rows) of the ranking, the paired comparisons and the most-failed rubric dimensions."""
     domains = sorted({d for s, _ in board.rows for d in s.domains.values()})
     domain_columns = [f"{d} x100" for d in domains] if len(domains) > 1 else []
-    header = ["generator", "score x100 [95% CI]", "pass rate %", *domain_columns, "scored", "unscored", "judge",
-              "mode", "protocol"]
+    header = [
+        "generator",
+        "score x100 [95% CI]",
+        "pass rate %",
+        *domain_columns,
+        "scored",
+        "unscored",
+        "judge",
+        "mode",
+        "protocol",
+    ]
     rows = []
     for s, est in board.rows:
         per_domain = []
@@ -145,13 +154,33 @@ def leaderboard_tables(board: Leaderboard) -> list[tuple[str, list[str], list[li
                 xs = [v for i, v in s.scores.items() if s.domains.get(i) == d]
                 per_domain.append(_pct(sum(xs) / len(xs)) if xs else "-")
         passed = [v >= s.threshold for v in s.scores.values()]
-        rows.append([s.generator, est.text(scale=100, digits=1), _pct(sum(passed) / len(passed)) if passed else "-",
-                     *per_domain, str(len(s.scores)), str(s.unscored), s.judge, s.mode, s.protocol])
+        rows.append(
+            [
+                s.generator,
+                est.text(scale=100, digits=1),
+                _pct(sum(passed) / len(passed)) if passed else "-",
+                *per_domain,
+                str(len(s.scores)),
+                str(s.unscored),
+                s.judge,
+                s.mode,
+                s.protocol,
+            ]
+        )
     tables = [("Generators (mean judge score x100, percentile bootstrap 95% CI over instructions)", header, rows)]
     if board.comparisons:
         header = ["A", "B", "instructions", "A wins / ties / B wins", "A - B x100 [95% CI]", "CI excludes 0"]
-        rows = [[c.a, c.b, str(c.wins + c.ties + c.losses), f"{c.wins} / {c.ties} / {c.losses}",
-                 c.difference.text(scale=100, digits=1), "yes" if c.significant else "no"] for c in board.comparisons]
+        rows = [
+            [
+                c.a,
+                c.b,
+                str(c.wins + c.ties + c.losses),
+                f"{c.wins} / {c.ties} / {c.losses}",
+                c.difference.text(scale=100, digits=1),
+                "yes" if c.significant else "no",
+            ]
+            for c in board.comparisons
+        ]
         title = "Paired comparisons on shared instructions (paired bootstrap of the mean difference)"
         tables.append((title, header, rows))
     header = ["generator", *[f"most failed #{i + 1}" for i in range(TOP_FAILED)]]

@@ -171,10 +171,7 @@ def reliability_bins(
     buckets: dict[int, list[tuple[float, bool]]] = defaultdict(list)
     for s, y in zip(scores, labels, strict=True):
         buckets[min(int(s * bins), bins - 1)].append((s, y))
-    return [
-        (sum(s for s, _ in b) / len(b), sum(y for _, y in b) / len(b), len(b))
-        for _, b in sorted(buckets.items())
-    ]
+    return [(sum(s for s, _ in b) / len(b), sum(y for _, y in b) / len(b), len(b)) for _, b in sorted(buckets.items())]
 
 
 def reliability_figure(summaries: Sequence[LogSummary], bins: int = RELIABILITY_BINS) -> Figure:
@@ -182,9 +179,7 @@ def reliability_figure(summaries: Sequence[LogSummary], bins: int = RELIABILITY_
     plt = _pyplot()
     judges = judges_of(summaries)
     colors = _colors(len(judges))
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(7, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]}
-    )
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
     top.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1, label="perfect calibration")
     width = 1 / bins / max(1, len(judges))
     for k, (judge, color) in enumerate(zip(judges, colors, strict=True)):
@@ -287,9 +282,7 @@ def accuracy_figure(summaries: Sequence[LogSummary]) -> Figure:
     ax.set_title(
         f"Accuracy per subset at threshold {', '.join(f'{t:g}' for t in thresholds)}{lang_note}; dotted: chance"
     )
-    ax.legend(
-        fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(series)), frameon=False
-    )
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(series)), frameon=False)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig

@@ -266,9 +266,10 @@ def summarise_alignment_log(path: str | Path) -> AlignmentSummary:
         tie_margin=float(meta.get("tie_margin", 0.0)),
         scale=(float(scale[0]), float(scale[1])) if None not in scale else None,
     )
-    metrics["n_unscored"] = float(len(log.samples or []) - sum(
-        1 for m in metas if m.get("judge_score") is not None or m.get("score_a") is not None
-    ))
+    metrics["n_unscored"] = float(
+        len(log.samples or [])
+        - sum(1 for m in metas if m.get("judge_score") is not None or m.get("score_a") is not None)
+    )
     return AlignmentSummary(
         path=str(path),
         judge=log.eval.model,
@@ -308,22 +309,57 @@ def alignment_tables(summaries: Sequence[AlignmentSummary]) -> list[tuple[str, l
     ratings = [s for s in summaries if s.layout == "ratings"]
     several = len({s.dataset for s in ratings}) > 1
     if ratings:
-        header = ["judge", "mode", "protocol", *(["dataset"] if several else []), "clips", "LCC [95% CI]",
-                  "SRCC [95% CI]", "KTAU [95% CI]", "rater-avg SRCC", "listener vs others SRCC",
-                  "alpha raters", "alpha +judge", "unscored"]
+        header = [
+            "judge",
+            "mode",
+            "protocol",
+            *(["dataset"] if several else []),
+            "clips",
+            "LCC [95% CI]",
+            "SRCC [95% CI]",
+            "KTAU [95% CI]",
+            "rater-avg SRCC",
+            "listener vs others SRCC",
+            "alpha raters",
+            "alpha +judge",
+            "unscored",
+        ]
         rows = []
         for s in sorted(ratings, key=lambda s: (s.dataset, -s.metrics.get("srcc", -2))):
             m = s.metrics
-            rows.append([s.judge, s.mode, s.protocol, *([s.dataset] if several else []), str(int(m.get("n_clips", 0))),
-                         _ci(m, "lcc"), _ci(m, "srcc"), _ci(m, "ktau"), _num(m.get("rater_avg_srcc")),
-                         _num(m.get("human_loo_srcc")), _num(m.get("alpha_raters")), _num(m.get("alpha_with_judge")),
-                         str(int(m.get("n_unscored", 0)))])
+            rows.append(
+                [
+                    s.judge,
+                    s.mode,
+                    s.protocol,
+                    *([s.dataset] if several else []),
+                    str(int(m.get("n_clips", 0))),
+                    _ci(m, "lcc"),
+                    _ci(m, "srcc"),
+                    _ci(m, "ktau"),
+                    _num(m.get("rater_avg_srcc")),
+                    _num(m.get("human_loo_srcc")),
+                    _num(m.get("alpha_raters")),
+                    _num(m.get("alpha_with_judge")),
+                    str(int(m.get("n_unscored", 0))),
+                ]
+            )
         tables.append(("Agreement with human ratings (judge score vs mean listener score)", header, rows))
     pairs = [s for s in summaries if s.layout == "pairwise"]
     several = len({s.dataset for s in pairs}) > 1
     if pairs:
-        header = ["judge", "mode", "protocol", *(["dataset"] if several else []), "pairs", "accuracy [95% CI]",
-                  "strict accuracy", "judge ties", "human ties (left out)", "unscored"]
+        header = [
+            "judge",
+            "mode",
+            "protocol",
+            *(["dataset"] if several else []),
+            "pairs",
+            "accuracy [95% CI]",
+            "strict accuracy",
+            "judge ties",
+            "human ties (left out)",
+            "unscored",
+        ]
         rows = []
         for s in sorted(pairs, key=lambda s: (s.dataset, -s.metrics.get("pair_accuracy", -1))):
             m = s.metrics

@@ -128,7 +128,6 @@ def child(dataset: str, max_seconds: float, whole_row_groups: bool) -> None:
     print(json.dumps({"wall": wall, "rows": len(load.rows), "skipped": len(load.skipped), **peak_rss()}))
 
 
-
 def gen_child(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     result = generate(
@@ -137,18 +136,12 @@ def gen_child(args: argparse.Namespace) -> None:
     print(json.dumps({**result, "wall": time.perf_counter() - start, **peak_rss()}))
 
 
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--sr", type=int, default=44_100)
-    parser.add_argument(
-        "--row-group", type=int, default=100, help="rows per parquet row group (datasets: 100)"
-    )
+    parser.add_argument("--row-group", type=int, default=100, help="rows per parquet row group (datasets: 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--content", choices=["noisy", "clean"], default="noisy", help="see _base_clip")
     parser.add_argument("--dictionary", action="store_true", help="dictionary-encoded audio (datasets' default)")

@@ -33,7 +33,6 @@ SUBSETS = ("speech", "speech_gen", "sound", "sound_gen", "music", "music_gen", "
 GB = 1e9
 
 
-
 def generate(root: Path, samples: int, items: int, seconds: float, seed: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -123,12 +122,8 @@ def child(dataset: str, log_dir: str, items: int) -> None:
     )
 
 
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--items", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=1.0)
@@ -157,8 +152,7 @@ def main() -> None:
         for name in ("cold", "warm"):
             log_dir = work / f"logs-{name}"
             runs[name] = run_child(
-                __file__,
-                ["--child", str(work / "bench"), "--log-dir", str(log_dir), "--items", str(args.items)], env
+                __file__, ["--child", str(work / "bench"), "--log-dir", str(log_dir), "--items", str(args.items)], env
             )
 
         print()

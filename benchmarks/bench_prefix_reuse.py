@@ -126,9 +126,7 @@ def main() -> None:
             for s in range(args.samples):
                 outs = await asyncio.gather(
                     *[
-                        model.generate(
-                            judge_messages(uris[s], item_prompt(i, "zh"), system), config=LOGITS_CONFIG
-                        )
+                        model.generate(judge_messages(uris[s], item_prompt(i, "zh"), system), config=LOGITS_CONFIG)
                         for i in items
                     ]  # fmt: skip
                 )
@@ -168,9 +166,7 @@ def main() -> None:
     n = args.samples * args.items
     diff = float(np.max(np.abs(np.array(results["full"]) - np.array(results["reuse"]))))
     diff_inspect = float(np.max(np.abs(np.array(v_a) - np.array(v_b))))
-    print(
-        f"tiny Qwen2.5-Omni thinker ({args.size}, {n_params / 1e3:.0f}K params), CPU, {args.threads} thread(s)"
-    )
+    print(f"tiny Qwen2.5-Omni thinker ({args.size}, {n_params / 1e3:.0f}K params), CPU, {args.threads} thread(s)")
     print(
         f"{args.samples} samples x {args.items} items, {args.seconds:.0f} s clips, float32, "
         f"batch_size {args.batch_size}"

@@ -1,8 +1,8 @@
 """Helpers of the throughput step of benchmarks/gpu_check.sh (all CPU-only; the script runs vLLM itself).
 
-    python benchmarks/gpu_throughput.py make DIR --rows 2000 --items 8 --seconds 5   # bench + warm audio cache
-    python benchmarks/gpu_throughput.py ceiling URL MODEL DIR --requests 2000      # bare AsyncOpenAI loop
-    python benchmarks/gpu_throughput.py summarise LOG_DIR SMI_CSV                    # items/s, GPU utilisation
+python benchmarks/gpu_throughput.py make DIR --rows 2000 --items 8 --seconds 5   # bench + warm audio cache
+python benchmarks/gpu_throughput.py ceiling URL MODEL DIR --requests 2000      # bare AsyncOpenAI loop
+python benchmarks/gpu_throughput.py summarise LOG_DIR SMI_CSV                    # items/s, GPU utilisation
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ def make(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     generate(Path(args.dir), args.rows, args.items, args.seconds, args.seed)
     load = load_bench(args.dir)  # decode and cache every clip now, so the timed run reads no audio bytes
-    print(f"bench: {len(load.rows)} rows x {args.items} items ({len(load.rows) * args.items} judge requests), "
-          f"{args.seconds:g} s clips, made and cached in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"bench: {len(load.rows)} rows x {args.items} items ({len(load.rows) * args.items} judge requests), "
+        f"{args.seconds:g} s clips, made and cached in {time.perf_counter() - t0:.1f} s"
+    )
 
 
 def ceiling(args: argparse.Namespace) -> None:

@@ -51,8 +51,12 @@ MUSIC_PACKAGES = {
     "hyperrogue-music": ("usr/share/hyperrogue/music", "CC-BY-SA-3.0 (Shawn Parrotte, Lincoln Domina, Will Savino)"),
 }
 LANG_NAMES = {
-    "es": ("Spanish", "西班牙语"), "fr": ("French", "法语"), "it": ("Italian", "意大利语"), "ru": ("Russian", "俄语"),
-    "en": ("English", "英语"), "zh": ("Chinese", "中文"),
+    "es": ("Spanish", "西班牙语"),
+    "fr": ("French", "法语"),
+    "it": ("Italian", "意大利语"),
+    "ru": ("Russian", "俄语"),
+    "en": ("English", "英语"),
+    "zh": ("Chinese", "中文"),
 }
 
 

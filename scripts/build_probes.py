@@ -102,7 +102,8 @@ def tone(freq: float, dur: float, harmonics: int = 1) -> np.ndarray:
 def espeak(voice: str, text: str, rate: int, pitch: int) -> np.ndarray:
     out = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-a", "100", "--stdout", text],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     x, sr = sf.read(io.BytesIO(out), dtype="float32")
     return resample(x, sr)

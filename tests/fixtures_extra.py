@@ -32,9 +32,7 @@ def mixed_rows(n: int = 8, subsets=("sound", "music")) -> list[dict[str, Any]]:
                     embedded(clip(k) if positive else encode(silence(0.5) + 1e-4 * k)),
                     label="yes" if positive else "no",
                     subset=subset,
-                    type_=("pos", "pos_clap")[i % 4 // 2]
-                    if positive
-                    else ("neg_swap", "neg_change")[i % 4 // 2],
+                    type_=("pos", "pos_clap")[i % 4 // 2] if positive else ("neg_swap", "neg_change")[i % 4 // 2],
                 )
             )
             k += 1
@@ -62,7 +60,5 @@ def hub_layout(root: Path, rows: list[dict[str, Any]], language: str = "en", sha
     """root/<language>/test-0000k-of-0000n.parquet, rows split over `shards` files."""
     per = -(-len(rows) // shards)
     for k in range(shards):
-        write_parquet(
-            root / language / f"test-{k:05d}-of-{shards:05d}.parquet", rows[k * per : (k + 1) * per]
-        )
+        write_parquet(root / language / f"test-{k:05d}-of-{shards:05d}.parquet", rows[k * per : (k + 1) * per])
     return root

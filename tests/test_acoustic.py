@@ -86,8 +86,12 @@ def test_two_seconds_of_silence():
 
 def test_no_speech_in_tone_noise_clicks():
     rng = np.random.default_rng(5)
-    for x in (_tone(220.0), _tone(180.0) * np.abs(np.sin(np.linspace(0, 40, 3 * SR))).astype(np.float32),
-              (0.1 * rng.standard_normal(3 * SR)).astype(np.float32), _clicks(120.0)):
+    for x in (
+        _tone(220.0),
+        _tone(180.0) * np.abs(np.sin(np.linspace(0, 40, 3 * SR))).astype(np.float32),
+        (0.1 * rng.standard_normal(3 * SR)).astype(np.float32),
+        _clicks(120.0),
+    ):
         f = ClipFeatures(x)
         assert not f.speech_present, f.summary()
         assert answer_item(f, "Is someone speaking?").p_yes < 0.2

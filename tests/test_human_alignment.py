@@ -90,7 +90,12 @@ def test_correlations_and_their_cis_equal_scipy_on_the_same_clips(rated):
     for name, stat in stats.items():
         assert metrics[name] == pytest.approx(stat(j, h), abs=1e-9)
         ci = scipy.stats.bootstrap(
-            (j, h), stat, paired=True, vectorized=False, n_resamples=2000, method="percentile",
+            (j, h),
+            stat,
+            paired=True,
+            vectorized=False,
+            n_resamples=2000,
+            method="percentile",
             rng=np.random.default_rng(7),
         ).confidence_interval
         assert metrics[f"{name}_low"] == pytest.approx(ci.low, abs=1e-9)
@@ -159,12 +164,24 @@ def test_pairwise_accuracy_with_ties_stated(tmp_path, monkeypatch):
         ("quiet", "mid", "maybe"),  # not a preference: skipped with its reason
     ]
     path = tmp_path / "pairs.jsonl"
-    path.write_text("".join(
-        json.dumps({"id": f"p{i}", "first": f"clips/{a}.wav", "second": f"clips/{b}.wav", "caption": "a loud tone",
-                    "choice": c, "rubric": rubric}) + "\n" for i, (a, b, c) in enumerate(pairs)
-    ) + json.dumps(
-        {"id": "p0", "first": "clips/mid.wav", "second": "clips/loud.wav", "caption": "x", "choice": "a"}
-    ) + "\n")
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "first": f"clips/{a}.wav",
+                    "second": f"clips/{b}.wav",
+                    "caption": "a loud tone",
+                    "choice": c,
+                    "rubric": rubric,
+                }
+            )
+            + "\n"
+            for i, (a, b, c) in enumerate(pairs)
+        )
+        + json.dumps({"id": "p0", "first": "clips/mid.wav", "second": "clips/loud.wav", "caption": "x", "choice": "a"})
+        + "\n"
+    )
     task = human_alignment(
         dataset=str(path),
         layout="pairwise",

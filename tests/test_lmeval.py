@@ -56,9 +56,7 @@ class FakeAudioLM(LM):
 
 
 def run(lm, root, tasks, **kwargs):
-    return lm_eval.simple_evaluate(
-        model=lm, tasks=tasks, task_manager=task_manager({"dataset": str(root)}), **kwargs
-    )
+    return lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=task_manager({"dataset": str(root)}), **kwargs)
 
 
 @pytest.mark.slow

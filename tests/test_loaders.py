@@ -57,10 +57,7 @@ def test_hub_layout_with_embedded_bytes(tmp_path):
 
 def test_hub_layout_picks_the_language_folder(tmp_path):
     hub_layout(tmp_path, mixed_rows(2, subsets=("sound",)), language="en")
-    zh = [
-        {**r, "uuid": "zh-" + r["uuid"], "caption": "一个持续的音调"}
-        for r in mixed_rows(2, subsets=("music",))
-    ]
+    zh = [{**r, "uuid": "zh-" + r["uuid"], "caption": "一个持续的音调"} for r in mixed_rows(2, subsets=("music",))]
     hub_layout(tmp_path, zh, language="zh")
     load = load_bench(str(tmp_path), language="zh")
     assert [r.uuid for r in load.rows] == ["zh-music-0", "zh-music-1"]
@@ -435,9 +432,7 @@ def test_hub_id_offline_explains_how_to_use_a_local_copy(monkeypatch):
 def _fake_hub(monkeypatch, rows):
     import datasets
 
-    table = {
-        k: [r[k] for r in rows] for k in ("uuid", "audio", "caption", "label", "type", "subset", "rubric")
-    }
+    table = {k: [r[k] for r in rows] for k in ("uuid", "audio", "caption", "label", "type", "subset", "rubric")}
     calls = []
 
     def load_dataset(repo, config, split, revision=None):
@@ -499,7 +494,12 @@ def test_jsonl_lines_that_are_not_objects_are_skipped_and_named(tmp_path):
 
     sf.write(wav, tone(), 16000)
     good = {
-        "uuid": "ok", "audio": "a.wav", "caption": "c", "label": "yes", "type": "pos", "subset": "sound",
+        "uuid": "ok",
+        "audio": "a.wav",
+        "caption": "c",
+        "label": "yes",
+        "type": "pos",
+        "subset": "sound",
         "rubric": RUBRIC,
     }
     manifest = tmp_path / "m.jsonl"

@@ -155,9 +155,7 @@ def test_provider_p_yes_equals_direct_transformers(checkpoints, name):
     # the provider hears the clip as the 16-bit WAV data URI Inspect sends: so must the direct computation
     expected, n_tokens = direct_p_yes(path, name, audio_from_reference(wav_data_uri(wav)), ITEMS[0])
     assert p_yes(output) == pytest.approx(expected, abs=1e-5)
-    assert (
-        output.usage is not None and output.usage.input_tokens == n_tokens
-    )  # same prompt, same audio tokens
+    assert output.usage is not None and output.usage.input_tokens == n_tokens  # same prompt, same audio tokens
     assert output.usage.output_tokens == 1
 
 
@@ -198,9 +196,7 @@ def test_prefix_reuse_equals_no_reuse(checkpoints, name, monkeypatch):
 def test_the_audio_changes_the_answer(checkpoints):
     model = get_model(f"audiollm/{checkpoints['omni_thinker']}")
     scores = {
-        kind: p_yes(
-            run(model.generate(messages(test_clip(2.0, kind, 440.0, seed=3), ITEMS[0]), config=LOGITS_CONFIG))
-        )
+        kind: p_yes(run(model.generate(messages(test_clip(2.0, kind, 440.0, seed=3), ITEMS[0]), config=LOGITS_CONFIG)))
         for kind in ("tone", "noise", "silence")
     }
     values = list(scores.values())
@@ -210,9 +206,7 @@ def test_the_audio_changes_the_answer(checkpoints):
 def test_generate_mode_returns_text_within_max_tokens(checkpoints):
     model = get_model(f"audiollm/{checkpoints['qwen2_audio']}")
     engine = model.api.engine  # type: ignore[attr-defined]
-    output = run(
-        model.generate(messages(test_clip(1.0), ITEMS[0]), config=GenerateConfig(max_tokens=4, temperature=0))
-    )
+    output = run(model.generate(messages(test_clip(1.0), ITEMS[0]), config=GenerateConfig(max_tokens=4, temperature=0)))
     assert isinstance(output.completion, str)
     assert output.usage is not None and 1 <= output.usage.output_tokens <= 4
     assert len(engine.tokenizer(output.completion, add_special_tokens=False).input_ids) <= 4
@@ -258,11 +252,7 @@ def test_unsupported_architecture_names_the_supported_ones(checkpoints, tmp_path
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="unsupported architecture") as info:
         get_model(f"audiollm/{other}")
-    assert (
-        "Qwen2.5-Omni" in str(info.value)
-        and "Qwen2-Audio" in str(info.value)
-        and "Qwen3-Omni" in str(info.value)
-    )
+    assert "Qwen2.5-Omni" in str(info.value) and "Qwen2-Audio" in str(info.value) and "Qwen3-Omni" in str(info.value)
 
 
 def test_unknown_model_arg_is_rejected(checkpoints):

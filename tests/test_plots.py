@@ -59,18 +59,13 @@ def logs(tmp_path_factory):
                     log_dir=log_dir,
                 )[0]
                 assert log.status == "success", log.error
-        items = [
-            {"dimension": d, "question": f"Is the {d} right?", "basis": d}
-            for d in ("pitch", "volume", "tempo")
-        ]
+        items = [{"dimension": d, "question": f"Is the {d} right?", "basis": d} for d in ("pitch", "volume", "tempo")]
         samples = []
         for i in range(4):
             clip = root / f"gen{i}.wav"
             sf.write(clip, tone() if i % 2 else np.zeros(16000, np.float32), 16000)
             samples.append(
-                Sample(
-                    id=f"g{i}", input="x", metadata={"audio": str(clip), "rubric": items, "domain": "sound"}
-                )
+                Sample(id=f"g{i}", input="x", metadata={"audio": str(clip), "rubric": items, "domain": "sound"})
             )
         judge = named_judge("dimensions", dimension_judge)
         log = eval(

@@ -135,4 +135,3 @@ def test_bench_under_reference_gives_the_release_p_yes(name, bench_files, tmp_pa
             worst = max(worst, abs(verdict["p_yes"] - expected))
     print(f"{name}: max |p_yes - release| = {worst:.2e}")
     assert worst < 1e-5, worst
-

@@ -75,13 +75,21 @@ def _csv_report(capsys, *paths) -> list[str]:
 def test_shards_merged_in_the_report_equal_the_unsharded_run(tmp_path, capsys):
     data = str(balanced_bench(tmp_path / "b", n_per_subset=8, subsets=("sound", "music", "speech")))
     whole_calls: list[str] = []
-    eval(bench(dataset=data), model=scripted_judge(_pitch_judge(whole_calls)), log_dir=str(tmp_path / "whole"),
-         display="none")
+    eval(
+        bench(dataset=data),
+        model=scripted_judge(_pitch_judge(whole_calls)),
+        log_dir=str(tmp_path / "whole"),
+        display="none",
+    )
     shard_calls: list[str] = []
     ids = []
     for k in (1, 2, 3):
-        [log] = eval(bench(dataset=data, shard=f"{k}/3"), model=scripted_judge(_pitch_judge(shard_calls)),
-                     log_dir=str(tmp_path / "shards"), display="none")
+        [log] = eval(
+            bench(dataset=data, shard=f"{k}/3"),
+            model=scripted_judge(_pitch_judge(shard_calls)),
+            log_dir=str(tmp_path / "shards"),
+            display="none",
+        )
         assert log.eval.metadata["shard"]["index"] == k and log.eval.metadata["shard"]["of"] == 24
         ids.append({s.id for s in log.samples})
     # Nothing judged twice, nothing lost: the same requests in all, each sample in one shard only.
@@ -96,8 +104,12 @@ def test_shards_merged_in_the_report_equal_the_unsharded_run(tmp_path, capsys):
     assert all(float(v) < 100 for v in whole[1].split(",")[-5:-3])
 
     # A rerun of one shard replaces it (still one row, same numbers).
-    eval(bench(dataset=data, shard="2/3"), model=scripted_judge(_pitch_judge([])), log_dir=str(tmp_path / "shards"),
-         display="none")
+    eval(
+        bench(dataset=data, shard="2/3"),
+        model=scripted_judge(_pitch_judge([])),
+        log_dir=str(tmp_path / "shards"),
+        display="none",
+    )
     assert _csv_report(capsys, tmp_path / "shards") == whole
 
     # Incomplete: the report names the missing shard and prints no table.
@@ -112,8 +124,12 @@ def test_shards_merged_in_the_report_equal_the_unsharded_run(tmp_path, capsys):
     assert "overlap" in capsys.readouterr().err
 
     # Another shard count for the same judge mixed in: refused, not silently half-counted.
-    eval(bench(dataset=data, shard="1/2"), model=scripted_judge(_pitch_judge([])), log_dir=str(tmp_path / "shards"),
-         display="none")
+    eval(
+        bench(dataset=data, shard="1/2"),
+        model=scripted_judge(_pitch_judge([])),
+        log_dir=str(tmp_path / "shards"),
+        display="none",
+    )
     assert main(["report", str(tmp_path / "shards")]) == 2
     assert "different runs" in capsys.readouterr().err
 

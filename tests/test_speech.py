@@ -123,12 +123,26 @@ def test_word_counts_and_error_rates():
 @pytest.mark.slow
 def test_instruct_reports_wer_beside_the_unchanged_score(tmp_path):
     rows = [
-        {"id": "said", "instruction": "a calm voice", "text": SPOKEN_TEXT, "domain": "speech",
-         "rubric": [{"dimension": "speech", "question": "Is someone speaking?"}]},
-        {"id": "other", "instruction": "a calm voice", "text": "Please open the window before dinner tonight.",
-         "domain": "speech", "rubric": [{"dimension": "speech", "question": "Is someone speaking?"}]},
-        {"id": "notext", "instruction": "a calm voice", "domain": "speech",
-         "rubric": [{"dimension": "speech", "question": "Is someone speaking?"}]},
+        {
+            "id": "said",
+            "instruction": "a calm voice",
+            "text": SPOKEN_TEXT,
+            "domain": "speech",
+            "rubric": [{"dimension": "speech", "question": "Is someone speaking?"}],
+        },
+        {
+            "id": "other",
+            "instruction": "a calm voice",
+            "text": "Please open the window before dinner tonight.",
+            "domain": "speech",
+            "rubric": [{"dimension": "speech", "question": "Is someone speaking?"}],
+        },
+        {
+            "id": "notext",
+            "instruction": "a calm voice",
+            "domain": "speech",
+            "rubric": [{"dimension": "speech", "question": "Is someone speaking?"}],
+        },
     ]
     path = tmp_path / "prompts.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")

@@ -43,8 +43,15 @@ def _argv(settings):
 
 
 def _sft(corpus_file, base, out, **overrides):
-    settings = {"preset": "cpu", "model_name_or_path": base, "train_file": str(corpus_file), "output_dir": str(out),
-                "use_cpu": True, "progress": False, **overrides}
+    settings = {
+        "preset": "cpu",
+        "model_name_or_path": base,
+        "train_file": str(corpus_file),
+        "output_dir": str(out),
+        "use_cpu": True,
+        "progress": False,
+        **overrides,
+    }
     return load_config("sft", _argv(settings))
 
 
@@ -52,8 +59,9 @@ def _sft(corpus_file, base, out, **overrides):
 def test_sft_lowers_the_loss_on_a_repeated_batch(corpus_file, bases, tmp_path, family, exported_type):
     from anyaudio_eval.training.sft import run_sft
 
-    result = run_sft(_sft(corpus_file, bases[family], tmp_path, limit=2, per_device_train_batch_size=2, max_steps=6,
-                          save_steps=100))
+    result = run_sft(
+        _sft(corpus_file, bases[family], tmp_path, limit=2, per_device_train_batch_size=2, max_steps=6, save_steps=100)
+    )
     losses = result.losses
     assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses
     # the exported model is what the audiollm/ provider and vLLM load (the full Omni layout)
@@ -95,8 +103,10 @@ def test_a_yaml_learning_rate_trains_as_a_float_and_a_flag_overrides_the_file(co
     from anyaudio_eval.training.sft import run_sft
 
     cfg = tmp_path / "sft.yaml"
-    cfg.write_text(f"preset: cpu\nmodel_name_or_path: {base}\ntrain_file: {corpus_file}\nuse_cpu: true\n"
-                   "progress: false\nlearning_rate: 1e-5\nlr_scheduler_type: constant\nmax_steps: 8\n")
+    cfg.write_text(
+        f"preset: cpu\nmodel_name_or_path: {base}\ntrain_file: {corpus_file}\nuse_cpu: true\n"
+        "progress: false\nlearning_rate: 1e-5\nlr_scheduler_type: constant\nmax_steps: 8\n"
+    )
     assert yaml.safe_load(cfg.read_text())["learning_rate"] == "1e-5"  # what PyYAML alone makes of it
 
     class Seen(TrainerCallback):
@@ -119,11 +129,25 @@ def test_grpo_step_feeds_audio_to_every_forward_and_trains_the_audio_encoder(cor
     from anyaudio_eval.training.rewards import completion_text
 
     base = bases[family]
-    settings = load_config("grpo", _argv({"preset": "cpu", "model_name_or_path": base, "train_file": str(corpus_file),
-                                          "output_dir": str(tmp_path), "use_cpu": True, "progress": False,
-                                          "per_device_train_batch_size": 4, "num_generations": 4,
-                                          "max_completion_length": 8, "max_steps": 1, "learning_rate": 1e-3,
-                                          "save_steps": 100}))
+    settings = load_config(
+        "grpo",
+        _argv(
+            {
+                "preset": "cpu",
+                "model_name_or_path": base,
+                "train_file": str(corpus_file),
+                "output_dir": str(tmp_path),
+                "use_cpu": True,
+                "progress": False,
+                "per_device_train_batch_size": 4,
+                "num_generations": 4,
+                "max_completion_length": 8,
+                "max_steps": 1,
+                "learning_rate": 1e-3,
+                "save_steps": 100,
+            }
+        ),
+    )
     policy = load_policy(base, tmp_path, device="cpu")
     samples = load_corpus(corpus_file).samples
     trainer = build_trainer(settings, policy, samples)

@@ -149,9 +149,7 @@ def _read_page_header(f: BinaryIO, offset: int) -> _Page:
     }
     if kind == _DATA_PAGE:
         sub = header.get(5) or {}
-        return _Page(
-            **common, num_values=sub.get(1, 0), encoding=sub.get(2, -1), level_encoding=sub.get(3, _RLE)
-        )
+        return _Page(**common, num_values=sub.get(1, 0), encoding=sub.get(2, -1), level_encoding=sub.get(3, _RLE))
     if kind == _DICTIONARY_PAGE:
         sub = header.get(7) or {}
         return _Page(**common, num_values=sub.get(1, 0), encoding=sub.get(2, -1))

@@ -156,15 +156,11 @@ def load_checkpoint(
         config = transformers.AutoConfig.from_pretrained(path)
         if family.sub_config:
             config = getattr(config, family.sub_config)
-        model, info = cls.from_pretrained(
-            path, config=config, dtype=torch_dtype, output_loading_info=True, **extra
-        )
+        model, info = cls.from_pretrained(path, config=config, dtype=torch_dtype, output_loading_info=True, **extra)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         feature_extractor = transformers.WhisperFeatureExtractor.from_pretrained(path)
     except Exception as ex:
-        raise CheckpointError(
-            f"cannot load checkpoint {path} ({family.name}): {type(ex).__name__}: {ex}"
-        ) from ex
+        raise CheckpointError(f"cannot load checkpoint {path} ({family.name}): {type(ex).__name__}: {ex}") from ex
     missing = [k for k in info.get("missing_keys", []) if "talker" not in k and "token2wav" not in k]
     if missing:
         shown = ", ".join(sorted(missing)[:5])
@@ -190,9 +186,7 @@ def read_chat_template(path: Path, tokenizer: Any) -> str:
         return jinja.read_text(encoding="utf-8")
     if getattr(tokenizer, "chat_template", None):
         return str(tokenizer.chat_template)
-    raise CheckpointError(
-        f"checkpoint {path} has no chat template (chat_template.json/.jinja or in the tokenizer)"
-    )
+    raise CheckpointError(f"checkpoint {path} has no chat template (chat_template.json/.jinja or in the tokenizer)")
 
 
 def answer_token_ids(tokenizer: Any) -> list[int]:
@@ -200,7 +194,5 @@ def answer_token_ids(tokenizer: Any) -> list[int]:
     strings = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
     ids = [i for i, s in enumerate(strings) if token_answer(s) is not None]
     if {token_answer(strings[i]) for i in ids} != {"yes", "no"}:
-        raise CheckpointError(
-            "the tokenizer has no single token for 'yes' and 'no'; logprobs mode cannot work"
-        )
+        raise CheckpointError("the tokenizer has no single token for 'yes' and 'no'; logprobs mode cannot work")
     return ids

@@ -43,9 +43,7 @@ def _set(config: Any, name: str) -> Any:
     return value if value not in ([], {}) else None
 
 
-def first_step_processors(
-    config: Any, prompt_length: int, device: str = "cpu"
-) -> Callable[[Any, Any], Any] | None:
+def first_step_processors(config: Any, prompt_length: int, device: str = "cpu") -> Callable[[Any, Any], Any] | None:
     """f(input_ids (1, n), logits (1, vocab)) -> processed logits, or None when the config sets nothing."""
     if config is None:
         return None

@@ -137,11 +137,7 @@ class Scorer:
                 mask[i, p : p + len(s)] = 1
             # Text after the last audio continues at (largest prefix position + 1), in every M-RoPE axis too.
             pos = entry.next_position + torch.arange(width, device=self.device)
-            pos = (
-                pos.view(1, 1, -1).expand(3, b, width)
-                if self.family.mrope
-                else pos.view(1, -1).expand(b, width)
-            )
+            pos = pos.view(1, 1, -1).expand(3, b, width) if self.family.mrope else pos.view(1, -1).expand(b, width)
             cache = DynamicCache(
                 ddp_cache_data=[(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in entry.kv]
             )

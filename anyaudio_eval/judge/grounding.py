@@ -33,9 +33,7 @@ class GroundingCheck(BaseModel):
 
 
 def _unchanged(a: JudgeResult, b: JudgeResult) -> float | None:
-    pairs = [
-        (x.answer, y.answer) for x, y in zip(a.items, b.items, strict=False) if x.parsed and y.parsed
-    ]
+    pairs = [(x.answer, y.answer) for x, y in zip(a.items, b.items, strict=False) if x.parsed and y.parsed]
     return sum(x == y for x, y in pairs) / len(pairs) if pairs else None
 
 

@@ -73,9 +73,7 @@ def clip_of(audio: dict[str, Any], max_seconds: float) -> np.ndarray:
     array = np.asarray(audio["array"], dtype=np.float32)
     sr = int(audio.get("sampling_rate") or SAMPLE_RATE)
     if array.ndim != 1 or sr != SAMPLE_RATE:
-        frames = (
-            array[:, None] if array.ndim == 1 else (array.T if array.shape[0] < array.shape[-1] else array)
-        )
+        frames = array[:, None] if array.ndim == 1 else (array.T if array.shape[0] < array.shape[-1] else array)
         array = to_mono_16k(frames, sr, max_seconds=math.inf)
     return array[: int(max_seconds * SAMPLE_RATE)]
 
@@ -141,9 +139,7 @@ class AnyAudioJudgeLM(LM):
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in arg_dict}
         device = extra.get("device")
         if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
-            logger.warning(
-                "%s: no CUDA device here; running on the CPU (pass device=... in --model_args)", MODEL_NAME
-            )
+            logger.warning("%s: no CUDA device here; running on the CPU (pass device=... in --model_args)", MODEL_NAME)
             extra["device"] = "cpu"
         return cls(**arg_dict, **extra)
 
@@ -164,9 +160,7 @@ class AnyAudioJudgeLM(LM):
     def chat_template(self, chat_template: bool | str = False) -> str | None:
         return self.engine.chat_template
 
-    def apply_chat_template(
-        self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True
-    ) -> str:
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self.engine.tokenizer.apply_chat_template(
             conversation(chat_history),
             chat_template=self.engine.chat_template,

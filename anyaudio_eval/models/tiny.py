@@ -112,11 +112,7 @@ class TinyModel:
 
 def _byte_alphabet() -> list[str]:
     # GPT-2 bytes_to_unicode order, so ids 0..255 are the byte symbols.
-    bs = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -315,9 +311,7 @@ def _save_processor(tiny: TinyModel, path: Path, vision_processors: bool | None)
     if tiny.family == "qwen2_audio":
         from transformers import Qwen2AudioProcessor
 
-        Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=CHAT_TEMPLATE).save_pretrained(
-            path
-        )
+        Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=CHAT_TEMPLATE).save_pretrained(path)
         return
     # The Omni processor needs image and video processors (pillow, torchvision). A GPU machine has them and
     # vLLM needs the full processor; a CPU test box may not, and our provider needs only these two parts.
@@ -369,9 +363,7 @@ def save_tiny(
     else:
         raise ValueError(f"unknown layout {layout!r}; use thinker or full")
     _save_processor(tiny, path, vision_processors)
-    (path / "tiny_model.json").write_text(
-        json.dumps({"family": family, "layout": layout, "seed": seed, "size": size})
-    )
+    (path / "tiny_model.json").write_text(json.dumps({"family": family, "layout": layout, "seed": seed, "size": size}))
     return path
 
 

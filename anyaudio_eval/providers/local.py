@@ -92,9 +92,7 @@ def conversation_of(messages: Sequence[ChatMessage]) -> tuple[list[dict[str, Any
             elif getattr(content, "type", None) == "reasoning":
                 continue
             else:
-                raise ValueError(
-                    f"the audiollm provider takes text and audio only, got {content.type!r} content"
-                )
+                raise ValueError(f"the audiollm provider takes text and audio only, got {content.type!r} content")
         if message.role == "system" and all(p["type"] == "text" for p in parts):
             conversation.append({"role": "system", "content": "".join(p["text"] for p in parts)})
         else:
@@ -157,9 +155,7 @@ class LocalAudioLLM(ModelAPI):
         clips = [_load_clip(ref, self.max_audio_seconds) for ref in refs]
         conversations = [conversation, *(conversation_of(with_last_text(messages, t))[0] for t in texts)]
         # prefix_cache=false is the reference path: features and the whole prompt per request
-        return [
-            self.engine.prepare(c, clips, self.max_audio_seconds, cache_features=self.reuse) for c in conversations
-        ]
+        return [self.engine.prepare(c, clips, self.max_audio_seconds, cache_features=self.reuse) for c in conversations]
 
     async def score(self, prepared: Prepared) -> ScoreResult:
         """Queue one request; whoever holds the lock scores everything pending (grouped by prefix)."""
@@ -213,9 +209,7 @@ class LocalAudioLLM(ModelAPI):
         text, n_new, truncated = await anyio.to_thread.run_sync(
             self.engine.generate, prepared, max(1, max_new), float(config.temperature or 0.0), config.seed
         )
-        usage = ModelUsage(
-            input_tokens=len(prepared.ids), output_tokens=n_new, total_tokens=len(prepared.ids) + n_new
-        )
+        usage = ModelUsage(input_tokens=len(prepared.ids), output_tokens=n_new, total_tokens=len(prepared.ids) + n_new)
         output = text_output(name, text, usage)
         if truncated:
             output.choices[0].stop_reason = "max_tokens"
@@ -267,9 +261,7 @@ class LocalAudioLLM(ModelAPI):
         return ModelOutput(
             model=self.model_name,
             choices=[
-                ChatCompletionChoice(
-                    message=message, stop_reason="max_tokens", logprobs=Logprobs(content=[chosen])
-                )
+                ChatCompletionChoice(message=message, stop_reason="max_tokens", logprobs=Logprobs(content=[chosen]))
             ],
             usage=usage,
         )

@@ -140,7 +140,7 @@ _DOMAIN_RULES = {
     "speech": "7. This is speech. Cover the speaker (gender, age), the voice (pitch, timbre), the delivery "
     "(speaking rate, volume, pauses, emphasis), the emotion and the speaking style, and the words if quoted.",
     "sound": "7. These are sound effects or ambience. Cover each sound source, what it does, how loud or near it "
-    "is, the order of events (\"then\", \"after\"), repetitions and the acoustic scene.",
+    'is, the order of events ("then", "after"), repetitions and the acoustic scene.',
     "music": "7. This is music. Cover genre, instruments, vocals (present or absent, gender), tempo, key or mode, "
     "mood, dynamics and structure (intro, build-up, ending).",
     "mix": "7. This clip mixes speech, sound and music. Cover each layer separately, which speaker says what, and "

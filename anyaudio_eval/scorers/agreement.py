@@ -134,9 +134,7 @@ class RatedClip:
         return sum(s for _, s in self.ratings) / len(self.ratings)
 
 
-def rater_agreement(
-    clips: Sequence[RatedClip], scale: tuple[float, float] | None = None
-) -> dict[str, float]:
+def rater_agreement(clips: Sequence[RatedClip], scale: tuple[float, float] | None = None) -> dict[str, float]:
     """With rater ids: the judge's correlation with each rater (raters with >= MIN_RATER_CLIPS clips), their
     mean (rater-averaged), each rater against the mean of the other raters of the same clips (the human
     ceiling), and Krippendorff's alpha (interval) of the raters alone and with the judge as one more rater.

@@ -182,12 +182,8 @@ def rubric_judge(
         else:
             audio = output_audio(state)
         if audio is None:
-            reason = (
-                state.output.error if state.output and state.output.error else "the model returned no audio"
-            )
-            return Score.unscored(
-                reason="no_response", explanation=reason, metadata={**context, "error": reason}
-            )
+            reason = state.output.error if state.output and state.output.error else "the model returned no audio"
+            return Score.unscored(reason="no_response", explanation=reason, metadata={**context, "error": reason})
 
         chosen = await rubric_for(
             instruction,

@@ -108,8 +108,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     train = subparsers.add_parser("train", help="train a judge: SFT, hard-sample mining, GRPO")
     stages = train.add_subparsers(dest="train_command", required=True, parser_class=_TrainParser)
     for stage, text in STAGE_HELP.items():  # `anyaudio train <stage> --help` lists the stage's settings
-        stages.add_parser(stage, help=f"{text}; --config FILE, --preset paper|cpu, --<setting> VALUE", stage=stage,
-                          add_help=False)
+        stages.add_parser(
+            stage, help=f"{text}; --config FILE, --preset paper|cpu, --<setting> VALUE", stage=stage, add_help=False
+        )
     demo = stages.add_parser("demo-corpus", help="write a tiny generated corpus (tones, noise, silence)")
     demo.add_argument("directory")
     demo.add_argument("--n", type=int, default=8)
@@ -119,8 +120,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo_corpus)
     acc = stages.add_parser(
         "accelerate-config",
-        help="print the path of a shipped accelerate config: accelerate launch --config_file \"$(anyaudio train "
-        "accelerate-config fsdp)\" -m anyaudio_eval.cli train sft ...",
+        help='print the path of a shipped accelerate config: accelerate launch --config_file "$(anyaudio train '
+        'accelerate-config fsdp)" -m anyaudio_eval.cli train sft ...',
     )
     acc.add_argument("name", choices=ACCELERATE_CONFIGS, help="ddp | fsdp (FSDP2) | zero3 (DeepSpeed) | cpu (gloo, CI)")
     acc.set_defaults(func=_accelerate_config)

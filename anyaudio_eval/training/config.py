@@ -143,16 +143,41 @@ STAGE_DEFAULTS: dict[Stage, dict[str, Any]] = {
 }
 # The defaults are the paper's settings; `cpu`: minutes on 2 CPU cores with a tiny random model (smoke runs, CI).
 PRESETS: dict[Stage, dict[str, dict[str, Any]]] = {
-    "sft": {"paper": {}, "cpu": {"max_steps": 8, "learning_rate": 1e-3, "per_device_train_batch_size": 2,
-                                 "logging_steps": 1, "save_steps": 4}},
+    "sft": {
+        "paper": {},
+        "cpu": {
+            "max_steps": 8,
+            "learning_rate": 1e-3,
+            "per_device_train_batch_size": 2,
+            "logging_steps": 1,
+            "save_steps": 4,
+        },
+    },
     "mine": {"paper": {}, "cpu": {"rollouts": 2, "max_new_tokens": 24, "batch_size": 2}},
-    "grpo": {"paper": {}, "cpu": {"max_steps": 2, "learning_rate": 1e-4, "per_device_train_batch_size": 2,
-                                  "num_generations": 2, "max_completion_length": 24, "logging_steps": 1,
-                                  "save_steps": 1, "use_peft": False}},
+    "grpo": {
+        "paper": {},
+        "cpu": {
+            "max_steps": 2,
+            "learning_rate": 1e-4,
+            "per_device_train_batch_size": 2,
+            "num_generations": 2,
+            "max_completion_length": 24,
+            "logging_steps": 1,
+            "save_steps": 1,
+            "use_peft": False,
+        },
+    },
 }
 # ModelConfig fields the judge's loader does not read: setting one is an error, not a silent no-op.
-UNREAD_MODEL_FIELDS = ("model_revision", "attn_implementation", "load_in_8bit", "load_in_4bit",
-                       "bnb_4bit_quant_type", "use_bnb_nested_quant", "bnb_4bit_quant_storage")
+UNREAD_MODEL_FIELDS = (
+    "model_revision",
+    "attn_implementation",
+    "load_in_8bit",
+    "load_in_4bit",
+    "bnb_4bit_quant_type",
+    "use_bnb_nested_quant",
+    "bnb_4bit_quant_storage",
+)
 
 
 _NOT_SETTINGS = ("help", "config", "preset")  # the parser's own flags, not keys of a config
@@ -254,8 +279,11 @@ def _judge_parser_class() -> type:
             self.preset: str | None = None
             self.hints = {f.name: f.type for d in self.dataclass_types for f in dataclasses.fields(d) if f.init}
             self.add_argument("--config", help="YAML or JSON settings file (keys of the configs below; preset: NAME)")
-            self.add_argument("--preset", choices=sorted(PRESETS[stage]), help="start from a preset (file and flags "
-                              "override it); the defaults are the paper's settings")
+            self.add_argument(
+                "--preset",
+                choices=sorted(PRESETS[stage]),
+                help="start from a preset (file and flags override it); the defaults are the paper's settings",
+            )
             self.apply(STAGE_DEFAULTS[stage], "stage defaults")
 
         def error(self, message: str) -> typing.NoReturn:
@@ -276,8 +304,10 @@ def _judge_parser_class() -> type:
             if key == "reward_weights" and isinstance(value, Mapping):
                 unknown = sorted(set(value) - set(REWARD_TERMS))
                 if unknown:
-                    raise ConfigError(f"{where}: reward_weights: unknown reward term(s) {unknown}; the terms are "
-                                      f"{', '.join(REWARD_TERMS)}")
+                    raise ConfigError(
+                        f"{where}: reward_weights: unknown reward term(s) {unknown}; the terms are "
+                        f"{', '.join(REWARD_TERMS)}"
+                    )
                 value = [value.get(term, 0.0) for term in REWARD_TERMS]  # a term left out weighs 0
             hint = self.hints.get(key)
             many = action.nargs in ("+", "*")
@@ -290,8 +320,10 @@ def _judge_parser_class() -> type:
             if isinstance(value, Mapping):
                 raise ConfigError(f"{where}: {key} takes a value, not a mapping ({value!r})")
             if many:
-                return [self._convert(action, key, v, where) for v in (value if isinstance(value, list | tuple)
-                                                                        else [value])]
+                return [
+                    self._convert(action, key, v, where)
+                    for v in (value if isinstance(value, list | tuple) else [value])
+                ]
             return self._convert(action, key, value, where)
 
         def _convert(self, action: argparse.Action, key: str, value: Any, where: str) -> Any:
@@ -328,9 +360,14 @@ def _judge_parser_class() -> type:
             self.apply(kwargs, "config file")
             return []
 
-        def parse_args_into_dataclasses(self, args: Any = None, return_remaining_strings: Any = False,
-                                        look_for_args_file: Any = False, args_filename: Any = None,
-                                        args_file_flag: Any = None) -> tuple[Any, ...]:
+        def parse_args_into_dataclasses(
+            self,
+            args: Any = None,
+            return_remaining_strings: Any = False,
+            look_for_args_file: Any = False,
+            args_filename: Any = None,
+            args_file_flag: Any = None,
+        ) -> tuple[Any, ...]:
             """The parsed flags (the file's values are their defaults) as the stage's configs; no `.args` files."""
             namespace, unknown = self.parse_known_args(args=list(args or []))
             if unknown:
@@ -381,8 +418,10 @@ def _check(config: StageConfig[Any, Any]) -> None:
     if config.stage == "grpo":
         weights = config.training.reward_weights or []
         if len(weights) != len(REWARD_TERMS):
-            raise ConfigError(f"reward_weights: {len(weights)} weight(s) for the {len(REWARD_TERMS)} reward terms "
-                              f"({', '.join(REWARD_TERMS)}), in that order")
+            raise ConfigError(
+                f"reward_weights: {len(weights)} weight(s) for the {len(REWARD_TERMS)} reward terms "
+                f"({', '.join(REWARD_TERMS)}), in that order"
+            )
 
 
 @overload

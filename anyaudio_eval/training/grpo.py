@@ -45,7 +45,7 @@ TRL_OVERRIDDEN: dict[str, str] = {
     "GRPOTrainer._generate_and_score_completions": "(self, inputs)",
     "GRPOTrainer._tokenize_prompts": "(self, prompts)",
     "GRPOTrainer._generate_single_turn": "(self, prompt_ids, images, multimodal_fields, num_generations, "
-                                         "has_tool_images=False)",
+    "has_tool_images=False)",
     "GRPOTrainer._compute_loss": "(self, model, inputs)",
     "GRPOTrainer._get_per_token_logps_and_entropies": (
         "(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False, "
@@ -77,8 +77,10 @@ def trl_signature_drift() -> list[str]:
         method = getattr(owners[owner], name, None)
         actual = "missing" if method is None else parameters_text(method)
         if actual != expected:
-            drift.append(f"TRL {trl.__version__} {qualified}{actual if method else ' is gone'}; AudioGRPOTrainer "
-                         f"was written for {qualified}{expected} (TRL {TRL_WRITTEN_FOR}): review its override")
+            drift.append(
+                f"TRL {trl.__version__} {qualified}{actual if method else ' is gone'}; AudioGRPOTrainer "
+                f"was written for {qualified}{expected} (TRL {TRL_WRITTEN_FOR}): review its override"
+            )
     return drift
 
 

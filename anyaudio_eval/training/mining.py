@@ -95,8 +95,18 @@ def mine(
             keep = n_right < k
             if keep:
                 kept.append(s)
-            records.append({"uuid": s.uuid, "domain": s.domain, "label": s.label, "n_right": n_right, "kept": keep,
-                            "right": right, "rewards": rewards, "completions": texts})
+            records.append(
+                {
+                    "uuid": s.uuid,
+                    "domain": s.domain,
+                    "label": s.label,
+                    "n_right": n_right,
+                    "kept": keep,
+                    "right": right,
+                    "rewards": rewards,
+                    "completions": texts,
+                }
+            )
         if progress:
             progress(len(chunk))
     n = len(records)
@@ -141,18 +151,32 @@ def run_mine(config: MineStageConfig, sampler: Sampler | None = None) -> MineRes
             progress_cm.advance(task, n)
 
     try:
-        kept, records, stats = mine(corpus.samples, sampler, settings.rollouts, settings.criterion,
-                                    settings.decision_threshold, settings.batch_size, advance)
+        kept, records, stats = mine(
+            corpus.samples,
+            sampler,
+            settings.rollouts,
+            settings.criterion,
+            settings.decision_threshold,
+            settings.batch_size,
+            advance,
+        )
     finally:
         if progress_cm is not None:
             progress_cm.stop()
-    stats.update({"source": corpus.source, "skipped_rows": len(corpus.skipped),
-                  "model": config.model.model_name_or_path, "settings": config.to_dict()})
+    stats.update(
+        {
+            "source": corpus.source,
+            "skipped_rows": len(corpus.skipped),
+            "model": config.model.model_name_or_path,
+            "settings": config.to_dict(),
+        }
+    )
     output = Path(settings.output_file) if settings.output_file else out_dir / "mined.jsonl"
     write_corpus(kept, output)
     with (output.parent / (output.stem + "_rollouts.jsonl")).open("w", encoding="utf-8") as f:
         for rec in records:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    (output.parent / (output.stem + "_stats.json")).write_text(json.dumps(stats, indent=2, default=str),
-                                                               encoding="utf-8")
+    (output.parent / (output.stem + "_stats.json")).write_text(
+        json.dumps(stats, indent=2, default=str), encoding="utf-8"
+    )
     return MineResult(kept, stats, output)

@@ -130,8 +130,9 @@ def sharded_launch() -> bool:
     return any(os.environ.get(k, "").lower() in ("1", "true") for k in flags)
 
 
-def load_policy(spec: str, work_dir: str | Path, device: str = "auto", dtype: str = "auto",
-                max_audio_seconds: float = 30.0) -> Policy:
+def load_policy(
+    spec: str, work_dir: str | Path, device: str = "auto", dtype: str = "auto", max_audio_seconds: float = 30.0
+) -> Policy:
     """Load a trainable model and its tokenizer/feature extractor from a checkpoint or `tiny:<family>`.
 
     Device and dtype are the judge engine's (`resolve_device`, `resolve_dtype`); the weights' dtype is
@@ -197,8 +198,9 @@ def _merged(model: Any) -> Any:
     return model
 
 
-def export_checkpoint(model: Any, policy: Policy, out_dir: str | Path, layout: str = "auto",
-                      metadata: dict[str, Any] | None = None) -> Path:
+def export_checkpoint(
+    model: Any, policy: Policy, out_dir: str | Path, layout: str = "auto", metadata: dict[str, Any] | None = None
+) -> Path:
     """Write `model` (LoRA merged) where the local provider and vLLM can load it; returns the directory.
 
     layout "auto": Omni models in the full-Omni layout (`thinker.*`), others as they are.

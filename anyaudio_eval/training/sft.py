@@ -92,9 +92,16 @@ def train_and_export(trainer: Any, policy: Policy, config: TrainStageConfig, cor
     resume = resume_point(out, config.training.resume_from_checkpoint or "never")
     main = trainer.is_world_process_zero()
     if main:
-        write_run_info(config, {"corpus": corpus.summary(), "model": trainable_summary(trainer.model),
-                                         "base": str(policy.path), "resumed_from": resume,
-                                         "world_size": trainer.args.world_size})
+        write_run_info(
+            config,
+            {
+                "corpus": corpus.summary(),
+                "model": trainable_summary(trainer.model),
+                "base": str(policy.path),
+                "resumed_from": resume,
+                "world_size": trainer.args.world_size,
+            },
+        )
     if resume:
         logger.info("resuming %s from %s", config.stage, resume)
     trainer.train(resume_from_checkpoint=resume)
@@ -139,6 +146,8 @@ def _load_gathered(gathered: Path, policy: Policy, config: TrainStageConfig) -> 
     missing, unexpected = model.load_state_dict(state, strict=False)
     trainable_missing = [k for k in missing if "visual" not in k]  # a frozen, unused vision tower may be left out
     if trainable_missing or unexpected:
-        raise RuntimeError(f"gathered weights in {gathered} do not match the base: missing {trainable_missing[:5]}, "
-                           f"unexpected {unexpected[:5]}")
+        raise RuntimeError(
+            f"gathered weights in {gathered} do not match the base: missing {trainable_missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
     return model

@@ -143,8 +143,9 @@ def parse_outputs(outputs: Sequence[Any]) -> tuple[list[list[int]], list[list[fl
     return completion_ids, logprobs
 
 
-def generate(llm: Any, requests: list[dict[str, Any]], sampling: dict[str, Any],
-             sampling_params_cls: Any = None) -> tuple[list[list[int]], list[list[float]]]:
+def generate(
+    llm: Any, requests: list[dict[str, Any]], sampling: dict[str, Any], sampling_params_cls: Any = None
+) -> tuple[list[list[int]], list[list[float]]]:
     """Run a colocated `vllm.LLM` on audio requests."""
     if sampling_params_cls is None:
         from vllm import SamplingParams  # lazy: vllm is GPU-only and optional
