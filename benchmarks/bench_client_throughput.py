@@ -90,7 +90,6 @@ def serve(port_file: str) -> None:
         return completion("yes" if p >= 0.5 else "no", {"yes": math.log(p), "no": math.log(1 - p)})
 
     server = FakeOpenAI(reply, record=False, decode_audio=False, keep_alive=True)
-    server.server.request_queue_size = 1024
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     with server:
         Path(port_file).write_text(server.base_url)
