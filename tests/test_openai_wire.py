@@ -228,3 +228,16 @@ def test_fanout_spliced_bodies_are_the_json_of_each_items_full_body():
     # The first item's body is that of the messages themselves; a lone request is sent as it is.
     assert json.loads(bodies[0]) == judge._body(messages, config)
     assert judge.item_bodies(messages, [], LOGITS_CONFIG) == [dump_body(judge._body(messages, LOGITS_CONFIG))]
+
+
+def test_fanout_retries_overload_and_lost_connections_but_not_bad_answers():
+    import asyncio
+
+    import aiohttp
+
+    from anyaudio_eval.providers.fanout import FanoutError, FanoutJudge, RetryableStatus
+
+    judge = FanoutJudge("judge", base_url="http://127.0.0.1:9/v1")
+    assert judge.should_retry(RetryableStatus(503)) and judge.should_retry(RetryableStatus(429))
+    assert judge.should_retry(aiohttp.ServerDisconnectedError()) and judge.should_retry(asyncio.TimeoutError())
+    assert not judge.should_retry(FanoutError("HTTP 400: bad request"))
