@@ -9,7 +9,7 @@ import pytest
 from fake_openai import FakeOpenAI, completion, text_of
 from fixtures import balanced_bench
 from inspect_ai import eval
-from inspect_ai.model import get_model
+from inspect_ai.model import GenerateConfig, get_model
 
 from anyaudio_eval.tasks.bench import bench
 
@@ -205,3 +205,39 @@ def test_fanout_server_errors_leave_the_sample_unscored(bench_dir):
     for sample in log.samples:
         score = sample.scores["bench_alignment"]
         assert math.isnan(score.value) and "HTTP 400" in score.explanation and score.metadata["error"]
+
+
+def test_fanout_spliced_bodies_are_the_json_of_each_items_full_body():
+    """The shared part is serialised once per sample; each item's body is byte for byte its own full JSON."""
+    from anyaudio_eval.judge.procedure import LOGITS_CONFIG, judge_messages
+    from anyaudio_eval.providers.common import with_last_text
+    from anyaudio_eval.providers.fanout import FanoutJudge, dump_body
+    from anyaudio_eval.rubric.protocol import ITEM_BATCH_KEY
+
+    judge = FanoutJudge("judge", base_url="http://127.0.0.1:9/v1")
+    audio = "data:audio/wav;base64," + "UklGRiQAAABXQVZF" * 64
+    texts = ["第1题：音频是否\"清晰\"？", "line\nbreak \\ and tab\t", "emoji 🎵 and \u0000 nul", "plain"]
+    messages = judge_messages(audio, texts[0], "系统提示")
+    config = LOGITS_CONFIG.merge(GenerateConfig(extra_body={ITEM_BATCH_KEY: texts, "top_k": 1}))
+    bodies = judge.item_bodies(messages, texts, config)
+    assert len(bodies) == len(texts)
+    for text, body in zip(texts, bodies, strict=True):
+        expected = judge._body(with_last_text(messages, text), config)
+        assert body == dump_body(expected)
+        assert json.loads(body) == expected and json.loads(body)["top_k"] == 1 and ITEM_BATCH_KEY not in json.loads(body)
+    # The first item's body is that of the messages themselves; a lone request is sent as it is.
+    assert json.loads(bodies[0]) == judge._body(messages, config)
+    assert judge.item_bodies(messages, [], LOGITS_CONFIG) == [dump_body(judge._body(messages, LOGITS_CONFIG))]
+
+
+def test_fanout_retries_overload_and_lost_connections_but_not_bad_answers():
+    import asyncio
+
+    import aiohttp
+
+    from anyaudio_eval.providers.fanout import FanoutError, FanoutJudge, RetryableStatus
+
+    judge = FanoutJudge("judge", base_url="http://127.0.0.1:9/v1")
+    assert judge.should_retry(RetryableStatus(503)) and judge.should_retry(RetryableStatus(429))
+    assert judge.should_retry(aiohttp.ServerDisconnectedError()) and judge.should_retry(asyncio.TimeoutError())
+    assert not judge.should_retry(FanoutError("HTTP 400: bad request"))
