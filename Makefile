@@ -26,9 +26,10 @@ demo: $(BIN)/.demo-installed
 	@echo "Browse every verdict and listen to the clips: $(BIN)/inspect view --log-dir $(LOG_DIR)"
 	@echo "Next, the real bench with a real judge: $(BIN)/inspect eval anyaudio_eval/bench --model <audio judge> (see README)"
 
-## Lint, type check (mypy reads its settings from pyproject.toml) and the whole test suite, slow tests included, offline.
+## Lint, format check, type check (mypy reads its settings from pyproject.toml) and the whole test suite, slow tests included, offline.
 test: $(BIN)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

@@ -87,7 +87,9 @@ def run_identity(task: str, task_args: dict[str, Any] | None) -> str:
     return json.dumps([task, args], sort_keys=True, default=str)
 
 
-def choose_runs(logs: Sequence[T], key: Callable[[T], Hashable], info: Callable[[T], ShardedLog]) -> dict[Hashable, list[T]]:
+def choose_runs(
+    logs: Sequence[T], key: Callable[[T], Hashable], info: Callable[[T], ShardedLog]
+) -> dict[Hashable, list[T]]:
     """Per key (judge, protocol, language...): the logs of the run to report, oldest first in, as today a rerun
     replaces the earlier log; a sharded run is its complete shard set (a rerun of shard k replaces shard k).
     Raises ShardError when a key's shard logs overlap, mix runs, or leave shards missing."""
@@ -132,8 +134,9 @@ def _one_run(group: list[T], info: Callable[[T], ShardedLog]) -> list[T]:
             if sample_id in seen:
                 raise ShardError(f"shard logs {seen[sample_id]} and {i.path} overlap: both judged sample {sample_id!r}")
             seen[sample_id] = i.path
-    selected = {int(i.shard.get("of", -1)) for _, i in chosen}  # type: ignore[union-attr]
-    kept = sum(int(i.shard.get("rows", 0)) for _, i in chosen)  # type: ignore[union-attr]
+    shard_info = [i.shard or {} for _, i in chosen]  # every chosen log is a shard (filtered above)
+    selected = {int(info.get("of", -1)) for info in shard_info}
+    kept = sum(int(info.get("rows", 0)) for info in shard_info)
     if len(selected) == 1 and kept != next(iter(selected)):
         raise ShardError(f"shards of {count} keep {kept} rows in all but the run selected {selected.pop()}: rows lost")
     return [log for log, _ in chosen]
@@ -149,7 +152,9 @@ def shard_commands(count: int, command: Sequence[str]) -> list[list[str]]:
         raise ValueError("the number of shards must be at least 1")
     command = list(command)
     if not command:
-        raise ValueError("give the command to shard after --, e.g. anyaudio shards 4 -- inspect eval anyaudio_eval/bench ...")
+        raise ValueError(
+            "give the command to shard after --, e.g. anyaudio shards 4 -- inspect eval anyaudio_eval/bench ..."
+        )
     if any(arg.startswith("shard=") for arg in command):
         raise ValueError("the command already has -T shard=...: the launcher adds it")
     if not any(arg == "--display" or arg.startswith("--display=") for arg in command):

@@ -44,8 +44,19 @@ import numpy as np
 from _common import hub_schema  # beside this script (its folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ("today", "realtime", "lean", "shards", "shards+lean", "fanout", "fanout+lean", "best", "mock",
-        "mock-batch", "mock-batch+rt")
+RUNS = (
+    "today",
+    "realtime",
+    "lean",
+    "shards",
+    "shards+lean",
+    "fanout",
+    "fanout+lean",
+    "best",
+    "mock",
+    "mock-batch",
+    "mock-batch+rt",
+)
 LEAN = ["--no-log-realtime", "--no-log-images"]
 # Per run: (model, sharded, extra Inspect options).
 CONFIGS: dict[str, tuple[str, bool, list[str]]] = {
@@ -90,8 +101,10 @@ def generate(root: Path, samples: int, items: int, seconds: float, seed: int) ->
                 batch["type"].append("pos" if i % 2 == 0 else "neg_change")
                 batch["subset"].append(subsets[(i // 2) % len(subsets)])
                 batch["rubric"].append(
-                    [{"dimension": f"维度{k}", "question": f"第{k}题：音频是否符合第{k}个特征？", "basis": f"f{k}"}
-                     for k in range(items)]
+                    [
+                        {"dimension": f"维度{k}", "question": f"第{k}题：音频是否符合第{k}个特征？", "basis": f"f{k}"}
+                        for k in range(items)
+                    ]
                 )
             writer.write_table(pa.table(batch, schema=schema))
 
@@ -152,16 +165,38 @@ def eval_window(log_dir: Path) -> tuple[float, int, int]:
     return ((max(ends) - min(starts)).total_seconds() if starts else float("nan")), samples, scored
 
 
-def run(name: str, dataset: Path, work: Path, base_url: str, connections: int, shards: int, env: dict,
-        extra: tuple[str, ...] = (), items: int = 8) -> dict:
+def run(
+    name: str,
+    dataset: Path,
+    work: Path,
+    base_url: str,
+    connections: int,
+    shards: int,
+    env: dict,
+    extra: tuple[str, ...] = (),
+    items: int = 8,
+) -> dict:
     log_dir = work / f"logs-{name}"
     model, sharded, options = CONFIGS.get(name, CONFIGS["today"])
     per_process = max(1, connections // shards) if sharded else connections
     if model.startswith("fanout"):
         per_process = max(1, per_process // items)  # samples in flight, each sending its items at once
     args = [
-        "anyaudio_eval/bench", "--model", model, "--model-base-url", base_url, "-T", f"dataset={dataset}",
-        "--max-connections", str(per_process), "--log-dir", str(log_dir), "--display", "none", *options, *extra,
+        "anyaudio_eval/bench",
+        "--model",
+        model,
+        "--model-base-url",
+        base_url,
+        "-T",
+        f"dataset={dataset}",
+        "--max-connections",
+        str(per_process),
+        "--log-dir",
+        str(log_dir),
+        "--display",
+        "none",
+        *options,
+        *extra,
     ]
     if model.startswith("instant"):
         inspect_cmd = [sys.executable, __file__, "--mock-eval", "--", *args]
@@ -178,8 +213,15 @@ def run(name: str, dataset: Path, work: Path, base_url: str, connections: int, s
         raise SystemExit(f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     window, samples, scored = eval_window(log_dir)
     log_bytes = sum(p.stat().st_size for p in log_dir.rglob("*") if p.is_file())
-    return {"wall": wall, "cpu": cpu, "window": window, "samples": samples, "scored": scored, "log_bytes": log_bytes,
-            "per_process": per_process}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "window": window,
+        "samples": samples,
+        "scored": scored,
+        "log_bytes": log_bytes,
+        "per_process": per_process,
+    }
 
 
 def main() -> None:
@@ -195,7 +237,7 @@ def main() -> None:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--mock-eval", action="store_true", help=argparse.SUPPRESS)
     if "--mock-eval" in sys.argv:
-        mock_eval(sys.argv[sys.argv.index("--") + 1:])
+        mock_eval(sys.argv[sys.argv.index("--") + 1 :])
         return
     args = parser.parse_args()
     if args.serve:
@@ -209,15 +251,31 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="anyaudio-bench-client-"))
     server = None
     try:
-        print(f"bench: {args.samples} samples x {args.items} items, {args.seconds:g} s clips (16 kHz mono), logits "
-              f"mode, instant loopback judge; --max-connections {args.connections} in all; cpus: {os.cpu_count()}")
+        print(
+            f"bench: {args.samples} samples x {args.items} items, {args.seconds:g} s clips (16 kHz mono), logits "
+            f"mode, instant loopback judge; --max-connections {args.connections} in all; cpus: {os.cpu_count()}"
+        )
         generate(work / "bench", args.samples, args.items, args.seconds, args.seed)
-        env = dict(os.environ, ANYAUDIO_CACHE=str(work / "cache"), XDG_DATA_HOME=str(work / "xdg-data"),
-                   LOCAL_API_KEY="bench", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        env = dict(
+            os.environ,
+            ANYAUDIO_CACHE=str(work / "cache"),
+            XDG_DATA_HOME=str(work / "xdg-data"),
+            LOCAL_API_KEY="bench",
+            HF_HUB_OFFLINE="1",
+            HF_DATASETS_OFFLINE="1",
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        )
         # Warm the audio cache once, so every run starts alike (a cold cache would bill the first one).
-        subprocess.run([sys.executable, "-c", "import sys; from anyaudio_eval.bench.loaders import load_bench; "
-                        "load_bench(sys.argv[1])", str(work / "bench")], env=env, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from anyaudio_eval.bench.loaders import load_bench; load_bench(sys.argv[1])",
+                str(work / "bench"),
+            ],
+            env=env,
+            check=True,
+        )
         port_file = work / "port"
         server = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)], env=env)
         while not port_file.exists():
@@ -229,31 +287,40 @@ def main() -> None:
         results = {}
         for name in names:
             server_cpu0 = proc_cpu(server.pid)
-            results[name] = run(name, work / "bench", work, base_url, args.connections, args.shards, env,
-                                items=args.items)
+            results[name] = run(
+                name, work / "bench", work, base_url, args.connections, args.shards, env, items=args.items
+            )
             results[name]["server_cpu"] = proc_cpu(server.pid) - server_cpu0
             r = results[name]
             print(f"  {name}: {r['wall']:.1f} s, {r['scored']}/{r['samples']} scored", flush=True)
 
         items = args.samples * args.items
         print()
-        print(f"{'run':<12}{'procs':>6}{'conn/proc':>10}{'items/s':>9}{'(eval)':>8}{'client ms/item':>16}{'(net)':>7}"
-              f"{'server ms/item':>16}{'log MB':>8}{'x today':>9}")
+        print(
+            f"{'run':<12}{'procs':>6}{'conn/proc':>10}{'items/s':>9}{'(eval)':>8}{'client ms/item':>16}{'(net)':>7}"
+            f"{'server ms/item':>16}{'log MB':>8}{'x today':>9}"
+        )
         base = results.get("today")
         for name, r in results.items():
             procs = args.shards if CONFIGS[name][1] else 1
             ratio = f"{(items / r['wall']) / (items / base['wall']):.2f}x" if base else "-"
-            print(f"{name:<12}{procs:>6}{r['per_process']:>10}{items / r['wall']:>9.1f}{items / r['window']:>8.1f}"
-                  f"{1000 * r['cpu'] / items:>16.2f}"
-                  f"{1000 * (r['cpu'] - procs * startup['cpu']) / (items - procs * args.items):>7.2f}"
-                  f"{1000 * r['server_cpu'] / items:>16.2f}"
-                  f"{r['log_bytes'] / 1e6:>8.1f}{ratio:>9}")
+            print(
+                f"{name:<12}{procs:>6}{r['per_process']:>10}{items / r['wall']:>9.1f}{items / r['window']:>8.1f}"
+                f"{1000 * r['cpu'] / items:>16.2f}"
+                f"{1000 * (r['cpu'] - procs * startup['cpu']) / (items - procs * args.items):>7.2f}"
+                f"{1000 * r['server_cpu'] / items:>16.2f}"
+                f"{r['log_bytes'] / 1e6:>8.1f}{ratio:>9}"
+            )
         print()
         print("items/s: whole process (start-up, task build, eval); (eval): the eval window in the logs")
-        print(f"client CPU: all inspect processes; (net): less one 1-sample run per process "
-              f"({startup['cpu']:.2f} s: start-up)")
-        print("targets (issue 19): >= 150 items/s, <= 6 ms client CPU per item (loopback server); "
-              "<= 5 ms/item with the instant mock judge (mock runs: no server)")
+        print(
+            f"client CPU: all inspect processes; (net): less one 1-sample run per process "
+            f"({startup['cpu']:.2f} s: start-up)"
+        )
+        print(
+            "targets (issue 19): >= 150 items/s, <= 6 ms client CPU per item (loopback server); "
+            "<= 5 ms/item with the instant mock judge (mock runs: no server)"
+        )
         ok = all(r["scored"] == r["samples"] == args.samples for r in results.values())
         print("all samples scored in every run" if ok else "WARNING: a run left samples unscored")
     finally:

@@ -44,7 +44,9 @@ def completion(content: str, logprobs: dict[str, float] | None = None) -> dict[s
     }
     if logprobs is not None:
         top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in logprobs.items()]
-        choice["logprobs"] = {"content": [{"token": content, "logprob": logprobs.get(content, -1.0), "bytes": None, "top_logprobs": top}]}
+        choice["logprobs"] = {
+            "content": [{"token": content, "logprob": logprobs.get(content, -1.0), "bytes": None, "top_logprobs": top}]
+        }
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",

@@ -149,7 +149,9 @@ def test_eval_retry_finishes_an_interrupted_run_without_redoing_samples(bench_di
     with FakeOpenAI() as server:
         monkeypatch.setattr(solver_module, "judge_audio", dies_on_third_sample)
         judge = get_model("openai-api/local/judge", base_url=server.base_url, memoize=False)
-        first = eval(bench(dataset=str(bench_dir)), model=judge, log_dir=str(bench_dir / "logs"), display="none", max_samples=1)[0]
+        first = eval(
+            bench(dataset=str(bench_dir)), model=judge, log_dir=str(bench_dir / "logs"), display="none", max_samples=1
+        )[0]
         assert first.status == "error" and "went away" in str(first.error)
         done = [s for s in first.samples if s.error is None and s.scores]
         monkeypatch.setattr(solver_module, "judge_audio", judge_audio)
@@ -216,7 +218,7 @@ def test_fanout_spliced_bodies_are_the_json_of_each_items_full_body():
 
     judge = FanoutJudge("judge", base_url="http://127.0.0.1:9/v1")
     audio = "data:audio/wav;base64," + "UklGRiQAAABXQVZF" * 64
-    texts = ["第1题：音频是否\"清晰\"？", "line\nbreak \\ and tab\t", "emoji 🎵 and \u0000 nul", "plain"]
+    texts = ['第1题：音频是否"清晰"？', "line\nbreak \\ and tab\t", "emoji 🎵 and \u0000 nul", "plain"]
     messages = judge_messages(audio, texts[0], "系统提示")
     config = LOGITS_CONFIG.merge(GenerateConfig(extra_body={ITEM_BATCH_KEY: texts, "top_k": 1}))
     bodies = judge.item_bodies(messages, texts, config)
@@ -224,7 +226,9 @@ def test_fanout_spliced_bodies_are_the_json_of_each_items_full_body():
     for text, body in zip(texts, bodies, strict=True):
         expected = judge._body(with_last_text(messages, text), config)
         assert body == dump_body(expected)
-        assert json.loads(body) == expected and json.loads(body)["top_k"] == 1 and ITEM_BATCH_KEY not in json.loads(body)
+        assert (
+            json.loads(body) == expected and json.loads(body)["top_k"] == 1 and ITEM_BATCH_KEY not in json.loads(body)
+        )
     # The first item's body is that of the messages themselves; a lone request is sent as it is.
     assert json.loads(bodies[0]) == judge._body(messages, config)
     assert judge.item_bodies(messages, [], LOGITS_CONFIG) == [dump_body(judge._body(messages, LOGITS_CONFIG))]

@@ -194,7 +194,9 @@ async def judge_audio(
     items = kept
     if not items:
         result.error = (
-            f"empty rubric: all {result.n_dropped} item(s) have an empty question" if result.n_dropped else "empty rubric"
+            f"empty rubric: all {result.n_dropped} item(s) have an empty question"
+            if result.n_dropped
+            else "empty rubric"
         )
         return result
     try:
@@ -211,10 +213,7 @@ async def judge_audio(
                 outputs = await _generate_item_batch(model, audio, texts, system, logits_config)
             else:
                 outputs = await collect(
-                    *[
-                        model.generate(judge_messages(audio, text, system), config=logits_config)
-                        for text in texts
-                    ]
+                    *[model.generate(judge_messages(audio, text, system), config=logits_config) for text in texts]
                 )
             result.items = [
                 _verdict_from_output(i, item, out, hard_answers, protocol.pooling)
@@ -236,7 +235,9 @@ async def _generate_item_batch(
     """One request for a sample's items (see ITEM_BATCH_KEY); the log's model event shows the first item's
     messages, every item text in its config, and each item's top logprobs as one choice."""
     extra = {**(config.extra_body or {}), ITEM_BATCH_KEY: list(texts)}
-    output = await model.generate(judge_messages(audio, texts[0], system), config=config.merge(GenerateConfig(extra_body=extra)))
+    output = await model.generate(
+        judge_messages(audio, texts[0], system), config=config.merge(GenerateConfig(extra_body=extra))
+    )
     if output.error or len(output.choices) != len(texts):
         error = output.error or f"the judge returned {len(output.choices)} answers for {len(texts)} items"
         return [ModelOutput(model=output.model, choices=[], error=error) for _ in texts]

@@ -125,7 +125,9 @@ def _choice(body: dict[str, Any]) -> ChatCompletionChoice:
                 Logprob(
                     token=entry["token"],
                     logprob=entry["logprob"],
-                    top_logprobs=[TopLogprob(token=t["token"], logprob=t["logprob"]) for t in entry.get("top_logprobs") or []],
+                    top_logprobs=[
+                        TopLogprob(token=t["token"], logprob=t["logprob"]) for t in entry.get("top_logprobs") or []
+                    ],
                 )
                 for entry in content
             ]
