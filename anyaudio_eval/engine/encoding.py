@@ -135,7 +135,8 @@ class PromptEncoder:
         expanded: list[int] = []
         for tid in ids:  # what the processors do: each placeholder becomes one token per audio frame
             expanded.extend([audio_id] * next(counts) if tid == audio_id else [tid])
-        ends = [i for i, tid in enumerate(expanded) if tid in (audio_id, self.audio_end_id)]
+        markers = (audio_id, self.audio_end_id)  # once: the property asks the tokenizer each time
+        ends = [i for i, tid in enumerate(expanded) if tid in markers]
         prefix_len = ends[-1] + 1
         seconds = sum(len(c) for c in clips) / SAMPLE_RATE
         return Prepared(expanded, prefix_len, features, mask, audio_key, seconds)
