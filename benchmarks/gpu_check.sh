@@ -17,9 +17,10 @@
 #      sides over the yes/no variants vLLM returned; assert max |delta| < 1e-2;
 #   4. print throughput (items/s) of both, and run the bench task once through Inspect's `vllm/` provider;
 #   5. throughput end to end: a synthetic bench of TP_ROWS (2000) rows x TP_ITEMS (8) items, TP_SECONDS (5) s clips,
-#      run as TP_SHARDS (4) shard processes (`anyaudio shards`, --no-log-realtime --no-log-images, TP_CONN (64)
-#      connections each) against the same server, with nvidia-smi sampled every 0.5 s; prints items/s over the
-#      eval window, mean/max GPU utilisation in it, and the server's own ceiling (a bare AsyncOpenAI loop).
+#      run as TP_SHARDS (4) shard processes (`anyaudio shards`, --no-log-realtime, TP_CONN (64) requests in flight
+#      per process) against the same server by each client of TP_CLIENTS ("fanout vllm": our fanout/ provider, then
+#      Inspect's vllm/ on a quarter of the rows), with nvidia-smi sampled every 0.5 s; prints items/s over the eval window and mean/max GPU
+#      utilisation in it for each, then the server's own ceiling (a bare AsyncOpenAI loop).
 #      Skip it with TP_ROWS=0. Sized to finish the whole script unattended in under 10 minutes.
 # Exit status 0 only when every check passes.
 set -euo pipefail
@@ -33,7 +34,8 @@ TP_ITEMS="${TP_ITEMS:-8}"
 TP_SECONDS="${TP_SECONDS:-5}"
 TP_SHARDS="${TP_SHARDS:-4}"
 TP_CONN="${TP_CONN:-64}"
-TP_TIMEOUT="${TP_TIMEOUT:-300}"
+TP_TIMEOUT="${TP_TIMEOUT:-200}"
+TP_CLIENTS="${TP_CLIENTS:-fanout vllm}"  # fanout/ (the client README recommends) and Inspect's vllm/ beside it
 CKPT="$WORKDIR/tiny-omni-full"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_API_KEY="${VLLM_API_KEY:-inspectai}"
 cd "$(dirname "$0")/.."
@@ -187,7 +189,7 @@ root = balanced_bench(Path(sys.argv[1]) / "bench", n_per_subset=2)
 print(root)
 EOF
 inspect eval anyaudio_eval/bench -T dataset="$WORKDIR/bench" -T language=en \
-  --model vllm/tiny-omni -M base_url="http://localhost:$PORT/v1" \
+  --model vllm/tiny-omni --model-base-url "http://localhost:$PORT/v1" \
   --log-dir "$WORKDIR/logs" --display plain
 "$PYTHON" - "$WORKDIR/logs" <<'EOF'
 import sys
@@ -201,16 +203,23 @@ if [ "$TP_ROWS" -gt 0 ]; then
   echo "== 5. throughput: $TP_ROWS rows x $TP_ITEMS items, $TP_SECONDS s clips, $TP_SHARDS shard processes"
   "$PYTHON" benchmarks/gpu_throughput.py make "$WORKDIR/tp-bench" --rows "$TP_ROWS" --items "$TP_ITEMS" \
     --seconds "$TP_SECONDS"
-  nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 \
-    >"$WORKDIR/smi.csv" &
-  SMI_PID=$!
-  timeout "$TP_TIMEOUT" "$PYTHON" -m anyaudio_eval.cli shards "$TP_SHARDS" -- \
-    inspect eval anyaudio_eval/bench -T dataset="$WORKDIR/tp-bench" -T language=en \
-    --model vllm/tiny-omni -M base_url="http://localhost:$PORT/v1" --max-connections "$TP_CONN" \
-    --no-log-realtime --no-log-images --log-dir "$WORKDIR/tp-logs" --display none
-  kill "$SMI_PID" 2>/dev/null || true
-  SMI_PID=""
-  "$PYTHON" benchmarks/gpu_throughput.py summarise "$WORKDIR/tp-logs" "$WORKDIR/smi.csv"
+  for client in $TP_CLIENTS; do
+    if [ "$client" = fanout ]; then  # a sample's items in one generate(), one HTTP request per item
+      MODEL=(--model fanout/tiny-omni -M api_key="$VLLM_API_KEY" --max-connections $((TP_CONN / TP_ITEMS)))
+    else  # Inspect's own vllm/ provider, one generate() per item: a quarter of the rows (a rate is compared)
+      MODEL=(--model vllm/tiny-omni --max-connections "$TP_CONN" -T limit=$((TP_ROWS / 4)))
+    fi
+    echo "-- client $client"
+    nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 \
+      >"$WORKDIR/smi-$client.csv" &
+    SMI_PID=$!
+    timeout "$TP_TIMEOUT" "$PYTHON" -m anyaudio_eval.cli shards "$TP_SHARDS" -- \
+      inspect eval anyaudio_eval/bench -T dataset="$WORKDIR/tp-bench" -T language=en "${MODEL[@]}" \
+      --model-base-url "http://localhost:$PORT/v1" --no-log-realtime --log-dir "$WORKDIR/tp-logs-$client" --display none
+    kill "$SMI_PID" 2>/dev/null || true
+    SMI_PID=""
+    "$PYTHON" benchmarks/gpu_throughput.py summarise "$WORKDIR/tp-logs-$client" "$WORKDIR/smi-$client.csv"
+  done
   "$PYTHON" benchmarks/gpu_throughput.py ceiling "http://localhost:$PORT/v1" tiny-omni "$WORKDIR/tp-bench" \
     --requests 4000 --connections 256 --api-key "$VLLM_API_KEY"
 fi

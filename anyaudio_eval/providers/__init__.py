@@ -14,7 +14,7 @@ def acoustic_api() -> type:
 @modelapi(name="fanout")
 def fanout_api() -> type:
     """An OpenAI-compatible judge endpoint that takes a sample's items at once
-    (`--model fanout/<model> -M base_url=...`)."""
+    (`--model fanout/<model> --model-base-url ...`)."""
     from anyaudio_eval.providers.fanout import FanoutJudge
 
     return FanoutJudge

@@ -10,7 +10,8 @@ item's text is spliced in (byte for byte the JSON of that item's full body), and
 session with kept-alive connections: httpx's connection pool scans every connection per request, which cost more
 client CPU than all of Inspect's per-sample work at 64 requests in flight (asyncio only, not trio).
 
-Model args: base_url (or $FANOUT_BASE_URL, e.g. http://localhost:8000/v1), api_key (or $FANOUT_API_KEY),
+The server: `--model-base-url` (or $FANOUT_BASE_URL, e.g. http://localhost:8000/v1; a base_url model arg collides with
+Inspect's own keyword). Model args: api_key (or $FANOUT_API_KEY),
 timeout (seconds per request, 120), connections (HTTP connections kept open, 256). Inspect's `--max-connections`
 counts samples here (default 8): set it to the requests the server should see at once divided by the items per
 sample.
@@ -157,7 +158,7 @@ class FanoutJudge(ModelAPI):
         if model_args:
             raise ValueError(f"unknown fanout model args: {', '.join(model_args)} (known: timeout, connections)")
         if not base_url:
-            raise ValueError("fanout/ needs the server: -M base_url=http://host:port/v1 (or FANOUT_BASE_URL)")
+            raise ValueError("fanout/ needs the server: --model-base-url http://host:port/v1 (or FANOUT_BASE_URL)")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self.timeout = aiohttp.ClientTimeout(total=float(timeout))
