@@ -289,6 +289,17 @@ def policy(tmp_path_factory):
     return load_policy("tiny:omni", tmp_path_factory.mktemp("work"), device="cpu")
 
 
+def test_the_hf_sampler_draws_k_rollouts_per_sample_from_the_model(policy, corpus_file, tmp_path):
+    from anyaudio_eval.training.data import load_corpus
+    from anyaudio_eval.training.mining import hf_sampler
+
+    config = load_config("mine", ["--train_file", str(corpus_file), "--output_dir", str(tmp_path),
+                                  "--max_new_tokens", "3"])  # fmt: skip
+    samples = load_corpus(corpus_file).samples[:2]
+    rollouts = hf_sampler(policy, config.judge)(samples, 2)
+    assert len(rollouts) == 2 and all(len(r) == 2 and all(isinstance(t, str) for t in r) for r in rollouts)
+
+
 def test_collator_label_mask_is_exact(policy, corpus_file):
     from anyaudio_eval.engine import load_engine
     from anyaudio_eval.training.collate import IGNORE, SFTCollator

@@ -38,6 +38,8 @@ def hf_sampler(policy: Any, settings: MineArguments) -> Sampler:
     """Sampled rollouts from a transformers model (the same request encoding as the provider)."""
     import torch
 
+    from anyaudio_eval.engine import audio_inputs
+
     model = policy.model
     model.eval()
     suppress = policy.special_ids()
@@ -54,8 +56,7 @@ def hf_sampler(policy: Any, settings: MineArguments) -> Sampler:
             out = model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
-                input_features=prepared.features.to(model.device, model.dtype),
-                feature_attention_mask=prepared.feature_mask.to(model.device),
+                **audio_inputs(prepared, model.device, model.dtype),
                 do_sample=True,
                 temperature=settings.temperature,
                 top_p=settings.top_p,
