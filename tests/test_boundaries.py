@@ -28,7 +28,7 @@ ABOVE_ENGINE = ("providers", "lmeval", "training", "judge", "tasks", "scorers", 
 # Lowest first. Each entry is one unit: its members may import each other (report, plots and leaderboard read
 # each other's summaries); everything else only imports lower layers.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("constants",),
+    ("constants", "errors"),
     ("audio", "shards"),
     ("bench",),
     ("rubric", "acoustic", "models"),

@@ -17,7 +17,6 @@ import logging
 import os
 import random
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,43 +43,12 @@ from anyaudio_eval.bench.schema import (
     RubricItem,
     SkippedRow,
 )
+from anyaudio_eval.errors import UserError
 from anyaudio_eval.shards import parse_shard, select, shard_metadata
 
 logger = logging.getLogger(__name__)
 
 META_FIELDS = ("uuid", "caption", "label", "type", "subset", "rubric", "language", "audio")
-
-
-try:  # Inspect prints these as a message, without a traceback
-    from inspect_ai._util.error import PrerequisiteError as _Prerequisite
-except ImportError:  # pragma: no cover - a future Inspect without it
-    _Prerequisite = Exception  # type: ignore[misc,assignment]
-
-
-class UserError(_Prerequisite):
-    """A mistake in what the user asked for: `inspect eval` prints the message, without a traceback."""
-
-    def __init__(self, message: str) -> None:
-        Exception.__init__(self, message)
-        _say_when_quiet(message)
-
-    # Read-only over Inspect's attribute on purpose: always the exception's own text, whichever base ran __init__.
-    @property
-    def message(self) -> str:  # type: ignore[override]  # what Inspect prints
-        return str(self)
-
-
-def _say_when_quiet(message: str) -> None:
-    # Under `--display none` Inspect quiets the console it prints these messages through, so the run would
-    # end with exit code 1 and no word of why: say it on stderr in that one case.
-    try:
-        from inspect_ai.util import display_type
-
-        quiet = display_type() == "none"
-    except Exception:  # pragma: no cover - Inspect internals moved
-        quiet = False
-    if quiet:
-        print(f"\n{message}\n", file=sys.stderr, flush=True)
 
 
 class DatasetError(UserError, RuntimeError):

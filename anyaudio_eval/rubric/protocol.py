@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from anyaudio_eval.bench.loaders import UserError
 from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.errors import UserError
 from anyaudio_eval.rubric import prompts
 
 ProtocolName = Literal["anyaudio", "reference"]

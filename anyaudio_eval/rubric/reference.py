@@ -28,8 +28,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from anyaudio_eval.audio import cache_dir
-from anyaudio_eval.bench.loaders import UserError
 from anyaudio_eval.bench.schema import RubricItem
+from anyaudio_eval.errors import UserError
 from anyaudio_eval.rubric.prompts import DOMAINS
 from anyaudio_eval.rubric.protocol import Pooling, Protocol, Resampler, remember
 from anyaudio_eval.rubric.template_eval import TemplateError, module_definitions, template_function

@@ -11,8 +11,9 @@ from inspect_ai import Epochs, Task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageUser, ContentAudio, ContentText, GenerateConfig
 
-from anyaudio_eval.bench.loaders import BenchLoad, UserError
+from anyaudio_eval.bench.loaders import BenchLoad
 from anyaudio_eval.bench.schema import BenchRow
+from anyaudio_eval.errors import UserError
 from anyaudio_eval.judge.procedure import GENERATE_CONFIG, HARD_ANSWER_POLICIES, JUDGE_MODES, LOGITS_CONFIG
 from anyaudio_eval.judge.solver import EMPTY_RUBRIC_POLICIES, SWAP_AUDIO_FIELD, judge_rubric
 from anyaudio_eval.rubric.prompts import PROMPT_LANGUAGES
