@@ -245,3 +245,12 @@ def test_fanout_retries_overload_and_lost_connections_but_not_bad_answers():
     assert judge.should_retry(RetryableStatus(503)) and judge.should_retry(RetryableStatus(429))
     assert judge.should_retry(aiohttp.ServerDisconnectedError()) and judge.should_retry(asyncio.TimeoutError())
     assert not judge.should_retry(FanoutError("HTTP 400: bad request"))
+
+
+def test_fanout_outside_asyncio_says_it_needs_asyncio():
+    # under Inspect's trio backend there is no asyncio loop: the user is told why and what to use instead
+    from anyaudio_eval.providers.fanout import FanoutJudge
+
+    judge = FanoutJudge("judge", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(RuntimeError, match="asyncio only.*INSPECT_ASYNC_BACKEND=trio"):
+        judge._client()

@@ -176,8 +176,15 @@ class FanoutJudge(ModelAPI):
         return isinstance(ex, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError))
 
     def _client(self) -> aiohttp.ClientSession:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # Inspect under trio (INSPECT_ASYNC_BACKEND=trio): aiohttp needs asyncio
+            raise RuntimeError(
+                "fanout/ runs under asyncio only (its HTTP client is aiohttp): unset INSPECT_ASYNC_BACKEND=trio, "
+                "or use openai-api/ or vllm/ under trio"
+            ) from None
         session = self._session
-        if session is None or session.closed or session.loop is not asyncio.get_running_loop():
+        if session is None or session.closed or session.loop is not loop:
             connector = aiohttp.TCPConnector(limit=self.connections)
             session = self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return session
