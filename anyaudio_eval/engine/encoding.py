@@ -13,12 +13,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from anyaudio_eval.constants import SAMPLE_RATE
-from anyaudio_eval.engine.checkpoint import Family
+from anyaudio_eval.engine.checkpoint import Family, read_chat_template
 
 
 @dataclass
@@ -72,6 +73,19 @@ class PromptEncoder:
     feature_cache_size: int = 16
     feature_cache: OrderedDict[str, tuple[Any, Any]] = field(default_factory=OrderedDict)
     feature_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of_checkpoint(
+        cls, path: Path, family: Family, model_config: Any, tokenizer: Any, feature_extractor: Any
+    ) -> PromptEncoder:
+        """The encoder of a loaded checkpoint (`load_checkpoint`'s family, tokenizer and feature extractor)."""
+        return cls(
+            family=family,
+            tokenizer=tokenizer,
+            feature_extractor=feature_extractor,
+            chat_template=read_chat_template(path, tokenizer),
+            audio_token_id=audio_token_id(model_config, tokenizer),
+        )
 
     @property
     def audio_end_id(self) -> int | None:

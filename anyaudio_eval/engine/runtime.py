@@ -16,12 +16,11 @@ from anyaudio_eval.engine.checkpoint import (
     Family,
     answer_token_ids,
     load_checkpoint,
-    read_chat_template,
     resolve_checkpoint,
     resolve_device,
     resolve_dtype,
 )
-from anyaudio_eval.engine.encoding import Prepared, PromptEncoder, audio_token_id
+from anyaudio_eval.engine.encoding import Prepared, PromptEncoder
 from anyaudio_eval.engine.scoring import Scorer, ScoreRequest, ScoreResult
 
 logger = logging.getLogger(__name__)
@@ -122,13 +121,7 @@ def load_engine(
             return engine
         family, model, tokenizer, feature_extractor = load_checkpoint(path, torch_dtype, attn_implementation)
         model.to(dev).eval()
-        encoder = PromptEncoder(
-            family=family,
-            tokenizer=tokenizer,
-            feature_extractor=feature_extractor,
-            chat_template=read_chat_template(path, tokenizer),
-            audio_token_id=audio_token_id(model.config, tokenizer),
-        )
+        encoder = PromptEncoder.of_checkpoint(path, family, model.config, tokenizer, feature_extractor)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         scorer = Scorer(model, family, dev, torch_dtype, pad, str(path), prefix_cache_size=prefix_cache_size)
         engine = Engine(

@@ -270,11 +270,11 @@ def build_trainer(
 
 def run_grpo(config: GRPOStageConfig, callbacks: list[Any] | None = None) -> TrainResult:
     from anyaudio_eval.training.data import load_stage_corpus
-    from anyaudio_eval.training.modeling import load_policy
+    from anyaudio_eval.training.modeling import stage_policy
     from anyaudio_eval.training.sft import train_and_export
 
     judge = config.judge
     corpus = load_stage_corpus(judge, "grpo", "the mined set from `anyaudio train mine`, or any corpus")
-    policy = load_policy(config.model_path, config.output_dir, config.device, config.dtype, judge.max_audio_seconds)
+    policy = stage_policy(config)
     trainer = build_trainer(config, policy, corpus.samples, callbacks)
     return train_and_export(trainer, policy, config, corpus)

@@ -135,9 +135,9 @@ def run_mine(config: MineStageConfig, sampler: Sampler | None = None) -> MineRes
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus = load_stage_corpus(settings, "mine", "the SFT corpus")
     if sampler is None:
-        from anyaudio_eval.training.modeling import load_policy
+        from anyaudio_eval.training.modeling import stage_policy
 
-        policy = load_policy(config.model_path, out_dir, config.device, config.dtype, settings.max_audio_seconds)
+        policy = stage_policy(config)
         sampler = hf_sampler(policy, settings)
     progress_cm: Any = None
     advance: Callable[[int], None] | None = None

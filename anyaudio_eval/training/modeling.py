@@ -19,7 +19,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,9 +30,7 @@ from anyaudio_eval.engine import (
     Family,
     Prepared,
     PromptEncoder,
-    audio_token_id,
     load_checkpoint,
-    read_chat_template,
     resolve_checkpoint,
     resolve_device,
     resolve_dtype,
@@ -40,6 +38,9 @@ from anyaudio_eval.engine import (
 from anyaudio_eval.judge.procedure import judge_messages
 from anyaudio_eval.models.layout import has_full_layout, save_full_omni
 from anyaudio_eval.providers.local import conversation_of
+
+if TYPE_CHECKING:
+    from anyaudio_eval.training.config import StageConfig
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +55,25 @@ _PROCESSOR_FILES = re.compile(
 @dataclass
 class Policy:
     model: Any  # the trainable transformers model (the thinker for Omni); PEFT-wrapped after apply_lora
-    tokenizer: Any
-    feature_extractor: Any
-    chat_template: str
-    family: Family
     path: Path  # the checkpoint it was loaded from
-    encoder: PromptEncoder  # the judge's request encoder for this checkpoint
+    encoder: PromptEncoder  # the judge's request encoder for this checkpoint (tokenizer, template, family)
     max_audio_seconds: float = 30.0
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.encoder.tokenizer
+
+    @property
+    def feature_extractor(self) -> Any:
+        return self.encoder.feature_extractor
+
+    @property
+    def chat_template(self) -> str:
+        return self.encoder.chat_template
+
+    @property
+    def family(self) -> Family:
+        return self.encoder.family
 
     @property
     def is_omni(self) -> bool:
@@ -143,18 +156,19 @@ def load_policy(
     torch_dtype = weights_dtype(dtype, device)
     family, model, tokenizer, feature_extractor = load_checkpoint(path, torch_dtype)
     model.to("cpu" if sharded_launch() else device)
-    template = read_chat_template(path, tokenizer)
     if getattr(model.config, "image_token_id", None) is None:
         # TRL reads config.image_token_id for any processor-based model; Qwen2-Audio has none.
         model.config.image_token_id = getattr(model.config, "audio_token_index", None)
-    encoder = PromptEncoder(
-        family=family,
-        tokenizer=tokenizer,
-        feature_extractor=feature_extractor,
-        chat_template=template,
-        audio_token_id=audio_token_id(model.config, tokenizer),
+    encoder = PromptEncoder.of_checkpoint(path, family, model.config, tokenizer, feature_extractor)
+    return Policy(model, path, encoder, max_audio_seconds)
+
+
+def stage_policy(config: StageConfig[Any, Any]) -> Policy:
+    """The policy a training stage starts from: its checkpoint, device and load dtype, its audio limit; a tiny
+    base is written under the stage's output directory."""
+    return load_policy(
+        config.model_path, config.output_dir, config.device, config.dtype, config.judge.max_audio_seconds
     )
-    return Policy(model, tokenizer, feature_extractor, template, family, path, encoder, max_audio_seconds)
 
 
 def weights_dtype(dtype: str, device: str) -> torch.dtype:

@@ -62,11 +62,11 @@ def run_sft(config: SFTStageConfig, callbacks: list[Any] | None = None) -> Train
 
     from anyaudio_eval.training.collate import SFTCollator
     from anyaudio_eval.training.data import load_stage_corpus
-    from anyaudio_eval.training.modeling import freeze_unused, load_policy
+    from anyaudio_eval.training.modeling import freeze_unused, stage_policy
 
     judge = config.judge
     corpus = load_stage_corpus(judge, "sft", "a corpus JSONL/parquet; try `anyaudio train demo-corpus DIR`")
-    policy = load_policy(config.model_path, config.output_dir, config.device, config.dtype, judge.max_audio_seconds)
+    policy = stage_policy(config)
     model = policy.model
     freeze_unused(model, judge.train_audio_tower or config.model.use_peft)
     lora = peft_config(config)
