@@ -3,7 +3,7 @@
     --model anyaudio-judge --model_args pretrained=<checkpoint dir>[,device=cpu,dtype=float32,batch_size=8]
 
 It runs the weights, tokenizer, chat template, audio features and prefix-cached scoring of
-`anyaudio_eval.engine` (`load_engine`, `Engine.prepare`, `Scorer.score_with_prefix`, `Engine.generate`), the
+`anyaudio_eval.engine` (`load_engine`, `Engine.prepare`, `Engine.score_batch`, `Engine.generate`), the
 runtime the `audiollm/` provider runs, so a request scores exactly as the Inspect judge scores the same prompt.
 
 - `apply_chat_template` renders lm-eval's chat history with the checkpoint's template; `<audio>` in a message
@@ -37,7 +37,15 @@ from lm_eval.api.registry import register_model
 
 from anyaudio_eval.audio import to_mono_16k
 from anyaudio_eval.constants import SAMPLE_RATE
-from anyaudio_eval.engine import Engine, Prepared, PromptEncoder, ScoreResult, audio_inputs, load_engine
+from anyaudio_eval.engine import (
+    Engine,
+    Prepared,
+    PromptEncoder,
+    ScoreRequest,
+    ScoreResult,
+    audio_inputs,
+    load_engine,
+)
 from anyaudio_eval.lmeval import MODEL_NAME
 from anyaudio_eval.lmeval.task import AUDIO_MARKER
 from anyaudio_eval.rubric.parsing import token_answer
@@ -211,19 +219,12 @@ class AnyAudioJudgeLM(LM):
 
     def _score_contexts(self, prepared: list[Prepared]) -> list[ScoreResult]:
         """Next-token log-probabilities after each context: prefix-cached and batched as the provider does."""
-        results: list[ScoreResult | None] = [None] * len(prepared)
-        groups: OrderedDict[Any, list[int]] = OrderedDict()
-        for i, p in enumerate(prepared):
-            groups.setdefault(p.prefix_key if p.prefix_len > 0 else ("full", i), []).append(i)
-        with self.engine.lock:
-            for key, members in groups.items():
-                if key[0] == "full":
-                    scored = [self.engine.scorer.score_full(prepared[i]) for i in members]
-                else:
-                    scored = self.engine.scorer.score_with_prefix([prepared[i] for i in members], self.batch_size)
-                for i, r in zip(members, scored, strict=True):
-                    results[i] = r
-        return [r for r in results if r is not None]
+        requests = [ScoreRequest(p) for p in prepared]
+        self.engine.score_batch(requests, self.batch_size, reuse=True)
+        for r in requests:
+            if r.error is not None:
+                raise r.error
+        return [r.result for r in requests if r.result is not None]
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         out: list[tuple[float, bool] | None] = [None] * len(requests)
