@@ -42,6 +42,7 @@ class Engine:
     dtype: Any
     answer_ids: list[int]  # every token id whose string reads as yes or no
     lock: threading.Lock = field(default_factory=threading.Lock)
+    token_texts: dict[int, str] = field(default_factory=dict)  # a token id's text never changes: decoded once
 
     @property
     def tokenizer(self) -> Any:
@@ -84,7 +85,12 @@ class Engine:
             )  # fmt: skip
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
-        return [self.tokenizer.decode([int(i)]) for i in ids]
+        """Each token's text (top logprobs of every item name ~30 tokens: decoded once per id, not per item)."""
+        texts = self.token_texts
+        for i in ids:
+            if int(i) not in texts:
+                texts[int(i)] = self.tokenizer.decode([int(i)])
+        return [texts[int(i)] for i in ids]
 
     def clear_caches(self) -> None:
         """Forget cached prefixes and audio features (benchmarks time the cold path)."""
