@@ -29,8 +29,9 @@ def bench_epochs() -> ScoreReducer:
     mean = mean_score()
 
     def reduce(scores: list[Score]) -> Score:
-        epoch_scores = [value for s in scores if (value := alignment_score(s)) is not None]
-        scored = [s for s in scores if alignment_score(s) is not None]
+        read = [(s, alignment_score(s)) for s in scores]
+        scored = [s for s, value in read if value is not None]
+        epoch_scores = [value for _, value in read if value is not None]
         if len(scores) == 1 or not scored:
             return scores[0]
         reduced = mean(scored)
