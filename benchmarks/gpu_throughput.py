@@ -88,6 +88,10 @@ def ceiling(args: argparse.Namespace) -> None:
 def summarise(args: argparse.Namespace) -> None:
     from inspect_ai.log import read_eval_log
 
+    from anyaudio_eval.scorers.values import alignment_score
+
+    # An eval's own stamps are whole seconds; its samples' are exact. The window runs from the first eval's start
+    # (start-up included) to the last moment anything finished, so a short run never reads as 0 seconds.
     starts, ends, samples, scored, items = [], [], 0, 0, 0
     for path in sorted(Path(args.log_dir).rglob("*.eval")):
         log = read_eval_log(str(path))
@@ -97,10 +101,11 @@ def summarise(args: argparse.Namespace) -> None:
         ends.append(datetime.fromisoformat(log.stats.completed_at))
         for s in log.samples or []:
             samples += 1
-            meta = (s.scores or {}).get("bench_alignment")
-            m = (meta.metadata or {}) if meta else {}
-            items += int(m.get("n_items", 0))
-            scored += m.get("score") is not None
+            if s.completed_at:
+                ends.append(datetime.fromisoformat(s.completed_at))
+            score = (s.scores or {}).get("bench_alignment")
+            items += int(((score.metadata or {}) if score else {}).get("n_items", 0))
+            scored += alignment_score(score) is not None
     if not starts:
         raise SystemExit(f"no logs under {args.log_dir}")
     t0, t1 = min(starts), max(ends)
