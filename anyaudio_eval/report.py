@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from anyaudio_eval.bench.schema import SUBSETS
 from anyaudio_eval.scorers.bench_scorer import record_of
@@ -41,14 +42,16 @@ class LogSummary:
 
 
 def find_logs(paths: Sequence[str], latest: bool = False) -> list[Path]:
-    """Log files named directly, or every .eval/.json log in a folder (only the newest with `latest`)."""
+    """Log files named directly, or every Inspect log in a folder (only the newest with `latest`).
+
+    A folder is listed by Inspect's own rule (`.eval` files, and `.json` files named by a log's timestamp), so a
+    `logs.json` manifest or any other JSON beside the logs is never read as one."""
+    from inspect_ai.log import list_eval_logs
+
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            logs = sorted(
-                (f for f in p.rglob("*") if f.suffix in (".eval", ".json") and f.is_file()),
-                key=lambda f: f.stat().st_mtime,
-            )
+            logs = [_local_path(info.name) for info in list_eval_logs(str(p), recursive=True, descending=False)]
             found.extend(logs[-1:] if latest else logs)
         elif p.is_file():
             found.append(p)
@@ -57,6 +60,11 @@ def find_logs(paths: Sequence[str], latest: bool = False) -> list[Path]:
     if not found:
         raise FileNotFoundError(f"no .eval or .json logs under {', '.join(paths)}")
     return found
+
+
+def _local_path(uri: str) -> Path:
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
 
 
 def summarise_log(path: Path) -> LogSummary:

@@ -41,3 +41,15 @@ def test_judge_one_clip_with_the_acoustic_judge(tmp_path, capsys):
     assert main(["judge", str(clip), "--rubric", str(rubric), "--prompt-language", "en", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["score"] > 0.8 and "2.00 s" in result["items"][0]["evidence"]
+
+
+def test_report_reads_only_inspect_logs_from_a_folder(tmp_path, capsys):
+    data = balanced_bench(tmp_path / "b")
+    logs = tmp_path / "logs"
+    eval(bench(dataset=str(data)), model=scripted_judge(listening), log_dir=str(logs), display="none")
+    # what else lives beside logs: Inspect's own manifest, a user's notes; the newest file is not a log
+    (logs / "logs.json").write_text("{}")
+    (logs / "notes.json").write_text('{"judge": "mine"}')
+    assert main(["report", str(logs), "--format", "csv", "--latest"]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    assert row.startswith("mockllm/model (logits),")
