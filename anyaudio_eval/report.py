@@ -42,17 +42,13 @@ class LogSummary:
 
 
 def find_logs(paths: Sequence[str], latest: bool = False) -> list[Path]:
-    """Log files named directly, or every Inspect log in a folder (only the newest with `latest`).
-
-    A folder is listed by Inspect's own rule (`.eval` files, and `.json` files named by a log's timestamp), so a
-    `logs.json` manifest or any other JSON beside the logs is never read as one."""
-    from inspect_ai.log import list_eval_logs
-
+    """Log files named directly, or every .eval/.json file in a folder (a file that is not a readable log is
+    skipped later, with a line saying so). With `latest`, a folder's newest log by Inspect's own rule (`.eval`
+    files, and `.json` files named by a log's timestamp), so a `logs.json` manifest or a note is never picked."""
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            logs = [_local_path(info.name) for info in list_eval_logs(str(p), recursive=True, descending=False)]
-            found.extend(logs[-1:] if latest else logs)
+            found.extend(_newest_log(p) if latest else _log_candidates(p))
         elif p.is_file():
             found.append(p)
         else:
@@ -62,9 +58,19 @@ def find_logs(paths: Sequence[str], latest: bool = False) -> list[Path]:
     return found
 
 
-def _local_path(uri: str) -> Path:
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
+def _log_candidates(folder: Path) -> list[Path]:
+    files = (f for f in folder.rglob("*") if f.suffix in (".eval", ".json") and f.is_file())
+    return sorted(files, key=lambda f: f.stat().st_mtime)
+
+
+def _newest_log(folder: Path) -> list[Path]:
+    from inspect_ai.log import list_eval_logs
+
+    logs = list_eval_logs(str(folder), recursive=True, descending=True)  # newest first
+    if not logs:
+        return []
+    parsed = urlparse(logs[0].name)
+    return [Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(logs[0].name)]
 
 
 def summarise_log(path: Path) -> LogSummary:
