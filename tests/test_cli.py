@@ -46,10 +46,12 @@ def test_judge_one_clip_with_the_acoustic_judge(tmp_path, capsys):
 def test_report_reads_only_inspect_logs_from_a_folder(tmp_path, capsys):
     data = balanced_bench(tmp_path / "b")
     logs = tmp_path / "logs"
-    eval(bench(dataset=str(data)), model=scripted_judge(listening), log_dir=str(logs), display="none")
+    for judge in (listening, deaf):  # the deaf judge's log is the newer one
+        eval(bench(dataset=str(data)), model=scripted_judge(judge), log_dir=str(logs), display="none")
     # what else lives beside logs: Inspect's own manifest, a user's notes; the newest file is not a log
     (logs / "logs.json").write_text("{}")
     (logs / "notes.json").write_text('{"judge": "mine"}')
-    assert main(["report", str(logs), "--format", "csv", "--latest"]) == 0
-    header, row = capsys.readouterr().out.strip().splitlines()
-    assert row.startswith("mockllm/model (logits),")
+    assert main(["report", str(logs), "--format", "markdown", "--latest"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 3 and rows[2].startswith("| mockllm/model (logits)")
+    assert rows[2].split(" | ")[5] == "50.00"  # the newest log's (deaf) Avg (micro), as in the test above
